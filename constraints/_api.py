@@ -1,0 +1,154 @@
+"""What a constraint family is, and how the engine finds them.
+
+A family is one module in ``constraints/`` that defines ``FAMILY = <Family subclass>``. It declares
+its config schema, screens out (parcel, use) pairs with a reason, appends tagged rows/columns to the
+model, and re-checks a decoded plan in ``verify`` from geometry and attributes — never from the
+matrix, so a compile bug cannot hide behind its own check. Adding a family touches no other file.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from optimizer.errors import InputError
+from optimizer.instance import Instance
+from optimizer.model import ModelBuilder
+from optimizer.scenario import LoadedScenario, format_validation_error
+
+
+class FamilyConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+@dataclass(frozen=True)
+class Screen:
+    """Pairs (parcels[i], use) ruled out before the model is built, with a reason per parcel."""
+
+    parcels: np.ndarray
+    use: str
+    reason: np.ndarray | str
+
+
+@dataclass(frozen=True)
+class Violation:
+    family: str
+    key: str
+    message: str
+    parcels: tuple = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"family": self.family, "key": self.key, "message": self.message, "parcels": list(self.parcels)[:20]}
+
+
+@dataclass(frozen=True)
+class CompileContext:
+    loaded: LoadedScenario
+    instance: Instance
+    columns: pd.DataFrame = field(repr=False)
+    """the assignment columns: parcel, use, keep (column index = row label)"""
+
+
+@dataclass(frozen=True)
+class VerifyContext:
+    """A decoded plan: output geometry joined with the input parcel attributes by parcel id."""
+
+    loaded: LoadedScenario
+    allocation: gpd.GeoDataFrame
+    area_ha: np.ndarray
+    """areas recomputed from the output geometry (or the area field when the scenario maps one)"""
+
+
+class Family:
+    name: ClassVar[str]
+    Config: ClassVar[type[FamilyConfig]]
+    soft_able: ClassVar[bool] = False
+    """whether the family's rows may be relaxed when diagnosing infeasibility"""
+
+    def __init__(self, config: FamilyConfig, loaded: LoadedScenario):
+        self.config = config
+        self.loaded = loaded
+
+    @classmethod
+    def raw_config(cls, loaded: LoadedScenario) -> Any | None:
+        """Where the family's settings live in the scenario; None = family not active."""
+        return loaded.scenario.constraints.get(cls.name)
+
+    @classmethod
+    def from_scenario(cls, loaded: LoadedScenario) -> "Family | None":
+        raw = cls.raw_config(loaded)
+        if raw is None:
+            return None
+        try:
+            config = cls.Config.model_validate(raw)
+        except ValidationError as err:
+            e = format_validation_error(loaded.label, err)
+            raise InputError(loaded.label, f"constraints.{cls.name}.{e.field}", e.message, e.fix) from None
+        return cls(config, loaded)
+
+    def prepare(self, instance: Instance) -> None:
+        """Read what the family needs (layers, fields) once, validating it; called before screen/build."""
+
+    def input_paths(self) -> list:
+        """Files the family reads, recorded with their sha256 in run.json."""
+        return []
+
+    def screen(self, instance: Instance) -> list[Screen]:
+        return []
+
+    def build(self, ctx: CompileContext, m: ModelBuilder) -> None:
+        pass
+
+    def verify(self, ctx: VerifyContext) -> list[Violation]:
+        raise NotImplementedError
+
+    def report(self, ctx: VerifyContext) -> dict[str, list[dict]]:
+        """Per-key figures for run.json (e.g. ``quotas``); recomputed from the decoded plan."""
+        return {}
+
+
+def _discover() -> dict[str, type[Family]]:
+    import constraints
+
+    found: dict[str, type[Family]] = {}
+    for info in sorted(pkgutil.iter_modules(constraints.__path__), key=lambda i: i.name):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"constraints.{info.name}")
+        fam = getattr(module, "FAMILY", None)
+        if fam is None:
+            continue
+        if fam.name in found:
+            raise RuntimeError(f"two families named {fam.name!r}")
+        found[fam.name] = fam
+    return found
+
+
+REGISTRY: dict[str, type[Family]] = {}
+
+
+def registry() -> dict[str, type[Family]]:
+    if not REGISTRY:
+        REGISTRY.update(_discover())
+    return REGISTRY
+
+
+def active_families(loaded: LoadedScenario) -> list[Family]:
+    reg = registry()
+    unknown = sorted(set(loaded.scenario.constraints) - set(reg))
+    if unknown:
+        raise InputError(loaded.label, f"constraints.{unknown[0]}", "unknown constraint family",
+                         f"use one of: {', '.join(sorted(reg))}")
+    out = []
+    for name in sorted(reg):
+        fam = reg[name].from_scenario(loaded)
+        if fam is not None:
+            out.append(fam)
+    return out

@@ -1,0 +1,109 @@
+"""quota_area — area bands per use, optionally per region.
+
+Formulation: for quota q with use u_q, region R_q and band [lo_q, hi_q] (ha):
+
+    lo_q ≤ Σ_{p ∈ R_q} area_p · x[p, u_q] ≤ hi_q
+
+where x[p, u] counts both conversions to u and parcels that keep u as their current use, so a quota
+is the planned total, as the plan's figures are. The rows are soft-able: the infeasibility diagnosis
+may relax them with penalized slacks to say which quotas conflict and by how many hectares.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from optimizer.errors import InputError
+from optimizer.scenario import LoadedScenario, Quota
+
+from ._api import CompileContext, Family, FamilyConfig, Violation, VerifyContext
+
+
+class QuotaAreaConfig(FamilyConfig):
+    quotas: dict[str, Quota]
+
+
+def _tol(bound: float) -> float:
+    return 1e-6 * max(1.0, abs(bound))
+
+
+class QuotaArea(Family):
+    name = "quota_area"
+    Config = QuotaAreaConfig
+    soft_able = True
+
+    @classmethod
+    def raw_config(cls, loaded: LoadedScenario):
+        quotas = loaded.scenario.quotas
+        return {"quotas": {k: q.model_dump() for k, q in quotas.items()}} if quotas else None
+
+    def _use(self, key: str, q: Quota) -> str:
+        return q.use or key
+
+    def _region_mask(self, q: Quota, values: np.ndarray) -> np.ndarray:
+        return np.isin(values, q.region.values)
+
+    def prepare(self, instance) -> None:
+        for key, q in self.config.quotas.items():
+            if q.region is not None:
+                present = set(instance.text(q.region.field, f"quota_area (quotas.{key}.region)"))
+                missing = [v for v in q.region.values if v not in present]
+                if missing:
+                    raise InputError(self.loaded.label, f"quotas.{key}.region.values",
+                                     f"{missing} never occur in field {q.region.field!r} of the parcel layer",
+                                     f"use values that occur, e.g. {sorted(present)[:5]}")
+
+    def build(self, ctx: CompileContext, m) -> None:
+        cols = ctx.columns
+        inst = ctx.instance
+        parcel = cols["parcel"].to_numpy()
+        use = cols["use"].to_numpy()
+        keys, lo, hi, rows, colidx, coef = [], [], [], [], [], []
+        for i, (key, q) in enumerate(self.config.quotas.items()):
+            sel = use == self._use(key, q)
+            if q.region is not None:
+                sel &= self._region_mask(q, inst.text(q.region.field, "quota_area")[parcel])
+            idx = np.nonzero(sel)[0]
+            keys.append(key)
+            lo.append(np.nan if q.lo is None else q.lo)
+            hi.append(np.nan if q.hi is None else q.hi)
+            rows.append(np.full(len(idx), i))
+            colidx.append(idx)
+            coef.append(inst.area_ha[parcel[idx]])
+        m.add_rows(self.name, keys, lo, hi, row=np.concatenate(rows), col=np.concatenate(colidx),
+                   coef=np.concatenate(coef), soft=True, unit="ha")
+
+    def achieved(self, ctx: VerifyContext) -> dict[str, float]:
+        alloc = ctx.allocation
+        out = {}
+        for key, q in self.config.quotas.items():
+            sel = (alloc["new_use"] == self._use(key, q)).to_numpy()
+            if q.region is not None:
+                sel &= self._region_mask(q, alloc[q.region.field].astype(str).to_numpy())
+            out[key] = float(ctx.area_ha[sel].sum())
+        return out
+
+    def verify(self, ctx: VerifyContext) -> list[Violation]:
+        out = []
+        for key, area in self.achieved(ctx).items():
+            q = self.config.quotas[key]
+            if q.lo is not None and area < q.lo - _tol(q.lo):
+                out.append(Violation(self.name, key, f"{area:.4f} ha is below lo = {q.lo} ha"))
+            if q.hi is not None and area > q.hi + _tol(q.hi):
+                out.append(Violation(self.name, key, f"{area:.4f} ha is above hi = {q.hi} ha"))
+        return out
+
+    def report(self, ctx: VerifyContext) -> dict[str, list[dict]]:
+        rows = []
+        for key, area in self.achieved(ctx).items():
+            q = self.config.quotas[key]
+            rows.append({"family": self.name, "key": key, "use": self._use(key, q),
+                         "region": q.region.model_dump() if q.region else None,
+                         "lo": q.lo, "hi": q.hi, "achieved": round(area, 6),
+                         "at_lo": q.lo is not None and abs(area - q.lo) <= _tol(q.lo),
+                         "at_hi": q.hi is not None and abs(area - q.hi) <= _tol(q.hi),
+                         "source": q.source})
+        return {"quotas": rows}
+
+
+FAMILY = QuotaArea

@@ -1,0 +1,127 @@
+"""Run directories, written atomically: a temp directory is filled, then renamed into place.
+
+An existing run directory is replaced only after the new one is complete, so a killed process
+leaves either the previous outputs or the new ones, never a mix.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pyogrio
+
+from .errors import InputError
+
+RUN_JSON = "run.json"
+ALLOCATION = "allocation.gpkg"
+LAYER = "allocation"
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _json_default(o: Any):
+    import numpy as np
+
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serializable: {type(o).__name__}")
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, indent=2, default=_json_default, allow_nan=False)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_layer(gdf: gpd.GeoDataFrame, path: Path, layer: str = LAYER) -> None:
+    pyogrio.write_dataframe(gdf, path, layer=layer, driver="GPKG", dataset_options={"VERSION": "1.2"})
+
+
+def atomic_write_layer(gdf: gpd.GeoDataFrame, path: Path, layer: str) -> None:
+    """A single-layer GeoPackage written beside its target, then renamed over it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp.gpkg")
+    try:
+        write_layer(gdf, tmp, layer=layer)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def write_run_dir(out: Path, run: dict, allocation: gpd.GeoDataFrame | None) -> Path:
+    out = Path(out).absolute()
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / RUN_JSON).exists())):
+        raise InputError(str(out), None, "exists and is not a landalloc run directory; refusing to replace it",
+                         "choose another --out directory")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        if allocation is not None:
+            write_layer(allocation, tmp / ALLOCATION)
+        with open(tmp / RUN_JSON, "w", encoding="utf-8") as f:
+            f.write(dumps(run))
+            f.flush()
+            os.fsync(f.fileno())
+        _fsync_dir(tmp)
+        old = None
+        if out.exists():
+            old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
+            os.rename(out, old)
+        os.rename(tmp, out)
+        _fsync_dir(out.parent)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def read_run(run_dir: Path) -> tuple[dict, gpd.GeoDataFrame | None]:
+    run_dir = Path(run_dir)
+    path = run_dir / RUN_JSON
+    if not path.is_file():
+        raise InputError(str(run_dir), None, f"no {RUN_JSON} here: not a landalloc run directory",
+                         "give the directory written by `landalloc solve --out`")
+    try:
+        run = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise InputError(str(path), f"line {e.lineno}", f"not valid JSON: {e.msg}", "re-run the solve") from None
+    gpkg = run_dir / ALLOCATION
+    allocation = pyogrio.read_dataframe(gpkg, layer=LAYER) if gpkg.exists() else None
+    return run, allocation

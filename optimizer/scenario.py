@@ -1,0 +1,246 @@
+"""Scenario schema: what the planner asks for, validated before anything is computed.
+
+A scenario is a YAML file. Land-use codes are strings taken from the data (SKK, SKN, TMD, …),
+never hard-wired: YAML 1.1 turns unquoted ``01234`` into 668 and ``no`` into False, so every code
+field is a strict string and such values are refused with a hint to quote them.
+Unknown keys are errors, so a typo never silently drops a quota.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, field_validator, model_validator
+
+from .errors import InputError
+
+Code = StrictStr
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LandUse(_Strict):
+    """One land-use code with the names and colour the reports and QGIS style use."""
+
+    name_vi: str
+    name_en: str
+    colour: str = "#999999"
+    group: Literal["agricultural", "non_agricultural", "unused"]
+    forest: bool = False
+
+
+class FieldMap(_Strict):
+    """Which columns of the parcel layer hold the core attributes."""
+
+    id: str = "parcel_id"
+    current_use: str = "current_use"
+    district: str = "district"
+    area_ha: str | None = Field(None, description="column with areas in ha; None: computed from geometry")
+
+
+class ParcelSource(_Strict):
+    path: str
+    layer: str | None = None
+    fields: FieldMap = FieldMap()
+    adjacency: Literal["rook", "queen"] = "rook"
+    encoding: str | None = Field(None, description="text encoding of a Shapefile's .dbf when not UTF-8, e.g. cp1258")
+
+
+class Region(_Strict):
+    """Parcels whose attribute ``field`` takes one of ``values``."""
+
+    field: str
+    values: list[Code]
+
+
+class Quota(_Strict):
+    """An area band lo ≤ Σ area ≤ hi (ha) for one use, optionally within a region."""
+
+    use: Code | None = Field(None, description="land-use code; defaults to the quota's key")
+    lo: float | None = Field(None, ge=0)
+    hi: float | None = Field(None, ge=0)
+    region: Region | None = None
+    source: str | None = Field(None, description="the plan's wording this quota encodes")
+
+    @model_validator(mode="after")
+    def _band(self) -> "Quota":
+        if self.lo is None and self.hi is None:
+            raise ValueError("a quota needs lo, hi or both")
+        if self.lo is not None and self.hi is not None and self.lo > self.hi:
+            raise ValueError(f"lo ({self.lo}) is greater than hi ({self.hi}); swap them or widen the band")
+        return self
+
+
+class ObjectiveTerm(_Strict):
+    """weight × value × (area if per_ha), counted for every parcel converted to one of ``uses``.
+
+    ``value`` comes from ``per_use[use]`` (a column per use), else ``column``, else 1.
+    Only conversions count: keeping the current use contributes nothing, so the objective
+    measures the plan's change.
+    """
+
+    weight: float = 1.0
+    per_use: dict[Code, str] | None = None
+    column: str | None = None
+    uses: list[Code] | None = Field(None, description="uses the term applies to; default: all of `allocate`")
+    per_ha: bool = True
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "ObjectiveTerm":
+        if self.per_use is not None and self.column is not None:
+            raise ValueError("give either per_use or column, not both")
+        return self
+
+
+class Objective(_Strict):
+    sense: Literal["maximize", "minimize"] = "maximize"
+    terms: dict[str, ObjectiveTerm] = Field(default_factory=dict)
+
+
+class SolverSettings(_Strict):
+    name: Literal["highs", "cbc", "scip", "cpsat"] = "highs"
+    time_limit: float = Field(300.0, gt=0, description="seconds")
+    gap: float = Field(1e-4, ge=0, lt=1, description="relative MIP gap at which to stop")
+    threads: int = Field(1, ge=1)
+    seed: int = Field(0, ge=0)
+    options: dict[str, Any] = Field(default_factory=dict, description="solver-specific options, passed through")
+
+
+class OutputSettings(_Strict):
+    dir: str | None = Field(None, description="default run directory when --out is not given")
+
+
+class Scenario(_Strict):
+    name: str
+    title: str | None = None
+    description: str | None = None
+    crs: str = Field("EPSG:9210", description="projected CRS in which areas and distances are measured")
+    parcels: ParcelSource
+    land_uses: dict[Code, LandUse]
+    allocate: list[Code] = Field(description="uses a parcel may be converted to; keeping the current use is always allowed")
+    quotas: dict[str, Quota] = Field(default_factory=dict)
+    constraints: dict[str, dict[str, Any]] = Field(default_factory=dict, description="family name → its config")
+    objective: Objective = Objective()
+    solver: SolverSettings = SolverSettings()
+    output: OutputSettings = OutputSettings()
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("allocate")
+    @classmethod
+    def _allocate_unique(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError("allocate lists a use twice")
+        if not v:
+            raise ValueError("allocate is empty: name at least one use parcels may be converted to")
+        return v
+
+    @model_validator(mode="after")
+    def _codes_known(self) -> "Scenario":
+        known = set(self.land_uses)
+        for code in self.allocate:
+            if code not in known:
+                raise ValueError(f"allocate: use {code!r} is not in land_uses ({', '.join(sorted(known))})")
+        for key, q in self.quotas.items():
+            use = q.use or key
+            if use not in self.allocate and use not in known:
+                raise ValueError(f"quotas.{key}: use {use!r} is not in land_uses; set `use:` or add the code")
+        for name, term in self.objective.terms.items():
+            for code in list(term.per_use or {}) + list(term.uses or []):
+                if code not in self.allocate:
+                    raise ValueError(f"objective.terms.{name}: use {code!r} is not in allocate")
+        return self
+
+    def quota_use(self, key: str) -> str:
+        return self.quotas[key].use or key
+
+
+class LoadedScenario(BaseModel):
+    """A validated scenario together with where it came from (paths resolve against ``base_dir``)."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+    scenario: Scenario
+    path: Path | None
+    base_dir: Path
+    raw: dict[str, Any]
+    sha256: str | None = None
+
+    def resolve(self, relative: str, field: str) -> Path:
+        """A path named in the scenario, relative to the scenario file; URLs are refused."""
+        if "://" in relative:
+            raise InputError(self.label, field, f"{relative!r} is a URL; landalloc reads local files only",
+                             "download the layer and name its local path")
+        p = Path(relative)
+        return p if p.is_absolute() else (self.base_dir / p)
+
+    @property
+    def label(self) -> str:
+        return str(self.path) if self.path else "<scenario>"
+
+
+_HINTS = {
+    "extra_forbidden": "remove it or check its spelling",
+    "string_type": "quote the value in YAML, e.g. \"01234\"; unquoted codes turn into numbers",
+    "missing": "add this field",
+}
+
+
+def format_validation_error(label: str, err: ValidationError) -> InputError:
+    """The first pydantic error as ``file: path.to.field: message (fix)``; the rest appended."""
+    lines = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"]) or "<root>"
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "string_type" and e.get("input") is not None:
+            msg = f"expected a string, got {e['input']!r} ({type(e['input']).__name__})"
+        hint = _HINTS.get(e["type"])
+        lines.append((loc, msg, hint))
+    loc, msg, hint = lines[0]
+    extra = "".join(f"\n  {lo}: {m}" + (f" (fix: {h})" if h else "") for lo, m, h in lines[1:])
+    return InputError(label, loc, msg + extra, hint)
+
+
+def _reject_non_string_keys(node: Any, path: str, label: str) -> None:
+    """YAML mapping keys such as ``01234:`` become ints before pydantic sees them; catch that here."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if not isinstance(k, str):
+                raise InputError(label, f"{path}{k!r}", f"key {k!r} is a {type(k).__name__}, not a string",
+                                 "quote codes used as keys in YAML, e.g. \"01234\":")
+            _reject_non_string_keys(v, f"{path}{k}.", label)
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            _reject_non_string_keys(v, f"{path}{i}.", label)
+
+
+def parse_scenario(raw: Any, label: str, base_dir: Path, path: Path | None = None, sha256: str | None = None) -> LoadedScenario:
+    if not isinstance(raw, dict):
+        raise InputError(label, None, "the scenario must be a YAML mapping", "start from an example in instances/")
+    _reject_non_string_keys(raw, "", label)
+    try:
+        scenario = Scenario.model_validate(raw)
+    except ValidationError as err:
+        raise format_validation_error(label, err) from None
+    return LoadedScenario(scenario=scenario, path=path, base_dir=base_dir, raw=raw, sha256=sha256)
+
+
+def load_scenario(path: str | Path) -> LoadedScenario:
+    """Read and validate a scenario YAML file (safe loader: no object construction)."""
+    path = Path(path)
+    label = str(path)
+    if not path.is_file():
+        raise InputError(label, None, "scenario file not found", "check the path")
+    data = path.read_bytes()
+    try:
+        raw = yaml.safe_load(data.decode("utf-8"))
+    except UnicodeDecodeError as e:
+        raise InputError(label, f"byte {e.start}", "not UTF-8 text", "save the scenario as UTF-8") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else None
+        raise InputError(label, where, f"invalid YAML: {getattr(e, 'problem', e)}", "fix the YAML syntax") from None
+    return parse_scenario(raw, label, path.parent.resolve(), path.resolve(), hashlib.sha256(data).hexdigest())

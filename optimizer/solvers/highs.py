@@ -1,0 +1,87 @@
+"""HiGHS through highspy, fed straight from the CSR arrays (the default solver)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ..errors import SolverUnavailable
+from ..model import CompiledModel
+from ..scenario import SolverSettings
+from . import base
+
+
+def _highspy():
+    try:
+        import highspy
+    except ImportError as e:
+        raise SolverUnavailable(f"solver 'highs' is not installed ({e}); pip install highspy") from None
+    return highspy
+
+
+class HighsAdapter(base.Adapter):
+    name = "highs"
+
+    def available(self):
+        try:
+            _highspy()
+            return True, ""
+        except SolverUnavailable as e:
+            return False, str(e)
+
+    def version(self) -> str:
+        hp = _highspy()
+        with base.quiet_stdout():
+            h = hp.Highs()
+        return f"{h.versionMajor()}.{h.versionMinor()}.{h.versionPatch()}"
+
+    def solve(self, model: CompiledModel, settings: SolverSettings) -> base.SolveResult:
+        hp = _highspy()
+        with base.quiet_stdout():
+            h = hp.Highs()
+        h.setOptionValue("output_flag", False)
+        lp = hp.HighsLp()
+        lp.num_col_, lp.num_row_ = model.n_cols, model.n_rows
+        lp.col_cost_ = np.asarray(model.c, dtype=float)
+        lp.col_lower_, lp.col_upper_ = np.asarray(model.col_lo), np.asarray(model.col_hi)
+        lp.row_lower_, lp.row_upper_ = np.asarray(model.row_lo), np.asarray(model.row_hi)
+        lp.offset_ = model.offset
+        lp.sense_ = hp.ObjSense.kMaximize if model.sense == "max" else hp.ObjSense.kMinimize
+        A = model.A
+        lp.a_matrix_.format_ = hp.MatrixFormat.kRowwise
+        lp.a_matrix_.start_ = A.indptr.astype(np.int32)
+        lp.a_matrix_.index_ = A.indices.astype(np.int32)
+        lp.a_matrix_.value_ = A.data.astype(float)
+        lp.integrality_ = [hp.HighsVarType.kInteger if b else hp.HighsVarType.kContinuous for b in model.integer]
+        h.passModel(lp)
+        opts = {"time_limit": float(settings.time_limit), "mip_rel_gap": float(settings.gap),
+                "random_seed": int(settings.seed), "threads": int(settings.threads)}
+        opts.update(settings.options)
+        for k, v in opts.items():
+            status = h.setOptionValue(k, v)
+            if status != hp.HighsStatus.kOk:
+                raise SolverUnavailable(f"HiGHS rejected option {k}={v!r}")
+        t0 = time.perf_counter()
+        h.run()
+        elapsed = time.perf_counter() - t0
+        ms = h.getModelStatus()
+        info = h.getInfo()
+        S = hp.HighsModelStatus
+        termination = {
+            S.kOptimal: base.OPTIMAL, S.kInfeasible: base.INFEASIBLE, S.kTimeLimit: base.TIME_LIMIT,
+            S.kUnbounded: base.UNBOUNDED, S.kUnboundedOrInfeasible: base.INFEASIBLE,
+            S.kInterrupt: base.INTERRUPTED, S.kIterationLimit: base.OTHER_LIMIT,
+            S.kSolutionLimit: base.OTHER_LIMIT, S.kMemoryLimit: base.OTHER_LIMIT,
+        }.get(ms, base.ERROR)
+        has_solution = info.primal_solution_status == 2
+        x = np.array(h.getSolution().col_value) if has_solution else None
+        objective = float(info.objective_function_value) if has_solution else None
+        bound = float(info.mip_dual_bound) if model.integer.any() else objective
+        if bound is not None and not np.isfinite(bound):
+            bound = None
+        if termination == base.OPTIMAL and not model.integer.any():
+            bound = objective
+        return base.SolveResult(termination=termination, has_solution=has_solution, x=x, objective=objective,
+                                bound=bound, solver=self.name, solver_version=self.version(), time_s=elapsed,
+                                seed=settings.seed, threads=settings.threads, detail=h.modelStatusToString(ms))

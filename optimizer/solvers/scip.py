@@ -1,0 +1,82 @@
+"""SCIP through OR-Tools' model_builder, reading our MPS file."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import SolverUnavailable
+from ..model import CompiledModel
+from ..scenario import SolverSettings
+from . import base
+from .mps import write_mps
+
+
+def _mb():
+    try:
+        from ortools.linear_solver.python import model_builder as mb
+    except ImportError as e:
+        raise SolverUnavailable(f"solver 'scip' needs ortools ({e}); pip install ortools") from None
+    return mb
+
+
+class ScipAdapter(base.Adapter):
+    name = "scip"
+
+    def available(self):
+        try:
+            ok = _mb().Solver("scip").solver_is_supported()
+        except SolverUnavailable as e:
+            return False, str(e)
+        return (True, "") if ok else (False, "this OR-Tools build has no SCIP")
+
+    def version(self) -> str:
+        import ortools
+        return f"scip (ortools {ortools.__version__})"
+
+    def solve(self, model: CompiledModel, settings: SolverSettings) -> base.SolveResult:
+        mb = _mb()
+        ok, why = self.available()
+        if not ok:
+            raise SolverUnavailable(why)
+        _, sign = base.to_minimization(model)
+        m = mb.Model()
+        with tempfile.TemporaryDirectory(prefix="landalloc-scip-") as tmp:
+            path = Path(tmp) / "model.mps"
+            write_mps(model, path)
+            m.import_from_mps_file(str(path))
+        if m.num_variables != model.n_cols:
+            raise SolverUnavailable(f"SCIP read {m.num_variables} variables, expected {model.n_cols}")
+        solver = mb.Solver("scip")
+        solver.set_time_limit_in_seconds(settings.time_limit)
+        params = [f"limits/gap = {settings.gap}", f"randomization/randomseedshift = {settings.seed}",
+                  "parallel/maxnthreads = %d" % settings.threads]
+        params += [f"{k} = {v}" for k, v in settings.options.items()]
+        solver.set_solver_specific_parameters("\n".join(params))
+        t0 = time.perf_counter()
+        status = solver.solve(m)
+        elapsed = time.perf_counter() - t0
+        S = mb.SolveStatus
+        has_solution = status in (S.OPTIMAL, S.FEASIBLE)
+        x = objective = bound = None
+        if has_solution:
+            x = np.asarray(solver.values([m.var_from_index(j) for j in range(model.n_cols)]), dtype=float)
+            objective = model.objective_value(x)
+            b = solver.best_objective_bound
+            bound = sign * float(b) + model.offset if np.isfinite(b) else None
+        if status == S.OPTIMAL:
+            termination = base.OPTIMAL
+        elif status == S.INFEASIBLE:
+            termination = base.INFEASIBLE
+        elif status == S.UNBOUNDED:
+            termination = base.UNBOUNDED
+        elif status in (S.FEASIBLE, S.NOT_SOLVED):
+            termination = base.TIME_LIMIT if elapsed >= settings.time_limit * 0.95 else base.OTHER_LIMIT
+        else:
+            termination = base.ERROR
+        return base.SolveResult(termination=termination, has_solution=has_solution, x=x, objective=objective,
+                                bound=bound, solver=self.name, solver_version=self.version(), time_s=elapsed,
+                                seed=settings.seed, threads=settings.threads, detail=solver.status_string)

@@ -1,0 +1,155 @@
+"""Verify a decoded plan independently of the matrix.
+
+Everything here is recomputed from the output layer (geometry areas, spatial joins against the zone
+layers) and the input attributes joined by parcel id, so a bug in compilation cannot certify itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from constraints import Family, active_families
+from constraints._api import Violation, VerifyContext
+
+from .errors import InputError
+from .instance import Instance, load_instance, sha256_file
+from .runio import read_run
+from .scenario import LoadedScenario, parse_scenario
+
+
+@dataclass
+class VerifyReport:
+    violations: list[Violation]
+    figures: dict[str, list[dict]] = field(default_factory=dict)
+    objective: float | None = None
+    area_by_use: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+    def as_dict(self) -> dict:
+        return {"ok": self.ok, "violations": [v.as_dict() for v in self.violations],
+                "recomputed_objective": self.objective}
+
+
+def plan_objective(loaded: LoadedScenario, attrs: pd.DataFrame, area: np.ndarray) -> float:
+    """The objective recomputed parcel by parcel from the plan joined with its input attributes:
+    Σ over converted parcels of Σ_terms weight · value(parcel, new use) · area."""
+    sc = loaded.scenario
+    alloc = attrs
+    total = 0.0
+    changed = alloc["changed"].to_numpy(dtype=bool)
+    new_use = alloc["new_use"].to_numpy()
+    for term in sc.objective.terms.values():
+        uses = term.uses or (list(term.per_use) if term.per_use else sc.allocate)
+        for u in uses:
+            sel = changed & (new_use == u)
+            if term.per_use is not None:
+                if u not in term.per_use:
+                    continue
+                value = pd.to_numeric(attrs[term.per_use[u]]).to_numpy(dtype=float)[sel]
+            elif term.column is not None:
+                value = pd.to_numeric(attrs[term.column]).to_numpy(dtype=float)[sel]
+            else:
+                value = np.ones(sel.sum())
+            if term.per_ha:
+                value = value * area[sel]
+            total += term.weight * float(value.sum())
+    return total
+
+
+def _core_checks(loaded: LoadedScenario, instance: Instance, alloc: gpd.GeoDataFrame) -> list[Violation]:
+    sc = loaded.scenario
+    out = []
+    ids = alloc["parcel_id"]
+    if ids.duplicated().any():
+        out.append(Violation("one_use", "parcel_id", "a parcel appears more than once",
+                             tuple(ids[ids.duplicated()].tolist())))
+    missing = set(instance.ids.tolist()) - set(ids.tolist())
+    if missing:
+        out.append(Violation("one_use", "parcel_id", f"{len(missing)} input parcel(s) missing from the plan",
+                             tuple(sorted(missing))))
+    extra = set(ids.tolist()) - set(instance.ids.tolist())
+    if extra:
+        out.append(Violation("one_use", "parcel_id", f"{len(extra)} parcel(s) not in the input", tuple(sorted(extra))))
+    if alloc["new_use"].isna().any() or (alloc["new_use"] == "").any():
+        out.append(Violation("one_use", "new_use", "parcel(s) without a use",
+                             tuple(ids[alloc["new_use"].isna() | (alloc["new_use"] == "")].tolist())))
+    current = pd.Series(instance.current_use, index=instance.ids).reindex(ids.to_numpy()).to_numpy()
+    if (alloc["current_use"].to_numpy() != current).any():
+        bad = ids[alloc["current_use"].to_numpy() != current]
+        out.append(Violation("one_use", "current_use", "current use differs from the input layer", tuple(bad.tolist())))
+    allowed = alloc["new_use"].isin(sc.allocate) | (alloc["new_use"].to_numpy() == current)
+    if not allowed.all():
+        out.append(Violation("one_use", "new_use", "converted to a use not in `allocate`", tuple(ids[~allowed].tolist())))
+    changed = alloc["new_use"].to_numpy() != current
+    if (alloc["changed"].to_numpy(dtype=bool) != changed).any():
+        out.append(Violation("one_use", "changed", "`changed` disagrees with current_use/new_use",
+                             tuple(ids[alloc["changed"].to_numpy(dtype=bool) != changed].tolist())))
+    return out
+
+
+def verify_allocation(loaded: LoadedScenario, instance: Instance, alloc: gpd.GeoDataFrame,
+                      families: list[Family] | None = None) -> VerifyReport:
+    sc = loaded.scenario
+    violations = _core_checks(loaded, instance, alloc)
+    if violations:
+        return VerifyReport(violations)
+    if alloc.crs is None:
+        raise InputError("allocation", "crs", "the plan layer has no CRS", "re-run the solve")
+    alloc = alloc.to_crs(instance.crs) if alloc.crs != instance.crs else alloc
+    attrs = instance.attrs.set_index(sc.parcels.fields.id)
+    joined = alloc.join(attrs.drop(columns=[c for c in attrs.columns if c in alloc.columns]), on="parcel_id")
+    if sc.parcels.fields.area_ha:
+        area = pd.to_numeric(joined[sc.parcels.fields.area_ha]).to_numpy(dtype=float)
+    else:
+        area = joined.geometry.area.to_numpy() / 1e4
+    ctx = VerifyContext(loaded=loaded, allocation=joined, area_ha=area)
+    figures: dict[str, list[dict]] = {}
+    for fam in families if families is not None else active_families(loaded):
+        violations.extend(fam.verify(ctx))
+        for k, v in fam.report(ctx).items():
+            figures.setdefault(k, []).extend(v)
+    by_use = pd.Series(area).groupby(joined["new_use"].to_numpy()).sum()
+    return VerifyReport(violations, figures, plan_objective(loaded, joined, area),
+                        {str(k): round(float(v), 6) for k, v in by_use.items()})
+
+
+def loaded_from_run(run: dict, run_dir: Path) -> LoadedScenario:
+    raw = run.get("scenario")
+    if not isinstance(raw, dict):
+        raise InputError(str(run_dir / "run.json"), "scenario", "missing", "re-run the solve")
+    base = Path(run.get("scenario_dir") or run_dir)
+    return parse_scenario(raw, str(run_dir / "run.json") + ":scenario", base)
+
+
+def verify_run(run_dir: Path) -> tuple[dict, VerifyReport]:
+    """Re-check a run directory: inputs unchanged, one use per parcel, every family, the objective."""
+    run_dir = Path(run_dir)
+    run, alloc = read_run(run_dir)
+    if alloc is None:
+        raise InputError(str(run_dir), "allocation.gpkg", "no plan in this run (status "
+                         f"{run.get('status')!r})", "only runs that found a plan can be verified")
+    loaded = loaded_from_run(run, run_dir)
+    changed_inputs = []
+    for item in run.get("inputs", []):
+        p = Path(item["path"])
+        if item.get("role") == "scenario":
+            continue
+        if not p.exists() or sha256_file(p) != item["sha256"]:
+            changed_inputs.append(Violation("inputs", str(p), "input file changed or missing since the run"))
+    instance = load_instance(loaded)
+    report = verify_allocation(loaded, instance, alloc)
+    report.violations = changed_inputs + report.violations
+    obj = run.get("objective")
+    if obj is not None and report.objective is not None:
+        if abs(obj - report.objective) > 1e-6 * max(1.0, abs(obj)):
+            report.violations.append(Violation("objective", "objective",
+                                               f"run.json says {obj}, recomputed from the plan {report.objective}"))
+    return run, report
