@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -62,7 +63,9 @@ class CbcAdapter(base.Adapter):
 
     def available(self):
         try:
-            ok = _pulp().PULP_CBC_CMD(msg=False).available()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                ok = _pulp().PULP_CBC_CMD(msg=False).available()
         except SolverUnavailable as e:
             return False, str(e)
         return (True, "") if ok else (False, "pulp's CBC binary is not available on this machine")
@@ -76,7 +79,9 @@ class CbcAdapter(base.Adapter):
         if not ok:
             raise SolverUnavailable(why)
         _, sign = base.to_minimization(model)
-        with tempfile.TemporaryDirectory(prefix="landalloc-cbc-") as tmp:
+        with tempfile.TemporaryDirectory(prefix="landalloc-cbc-") as tmp, warnings.catch_warnings():
+            # pulp 3.3 announces its 4.0 API; we pin pulp<4 (pyproject) and use the 3.x API deliberately
+            warnings.simplefilter("ignore", DeprecationWarning)
             log = Path(tmp) / "cbc.log"
             prob, variables = build_pulp(model, pulp)
             options = [f"randomSeed {settings.seed}", f"randomCbcSeed {max(settings.seed, 1)}"]

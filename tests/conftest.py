@@ -1,0 +1,30 @@
+"""Shared fixtures: paths to bundled instances and a CLI runner that keeps stdout and stderr apart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ROOT / "instances" / "tiny" / "tiny.yaml"
+SHARED = ROOT.parent / "shared"
+
+
+@pytest.fixture
+def cli():
+    from optimizer.cli import main
+
+    def run(*args: str):
+        runner = CliRunner()
+        return runner.invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def synthetic_small(tmp_path_factory) -> Path:
+    from instances.synthetic import write_instance
+
+    return write_instance(tmp_path_factory.mktemp("syn300"), n=300, seed=3, gap=0.0)

@@ -1,0 +1,133 @@
+"""End to end through the CLI on bundled instances: solve, verify, cross-check solvers, catch a perturbed plan."""
+
+from __future__ import annotations
+
+import json
+
+import geopandas as gpd
+import pyogrio
+import pytest
+import shapely
+
+from .conftest import TINY
+
+
+def _solve(cli, scenario, out, *extra):
+    res = cli("solve", scenario, "--out", out, "--json", *extra)
+    assert res.exit_code == 0, res.output
+    return json.loads(res.stdout)
+
+
+def test_tiny_solve_writes_contract_files(cli, tmp_path):
+    run = _solve(cli, TINY, tmp_path / "run")
+    for key in ("status", "termination", "objective", "bound", "gap", "solver", "solver_version", "timings",
+                "quotas", "inputs", "versions", "seed", "sites"):
+        assert key in run
+    assert run["status"] == "optimal" and run["objective"] == pytest.approx(29.0)
+    assert {"compile_s", "solve_s"} <= set(run["timings"])
+    on_disk = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert on_disk["objective"] == run["objective"] and "scenario" in on_disk
+    layers = [name for name, _ in pyogrio.list_layers(tmp_path / "run" / "allocation.gpkg")]
+    assert layers == ["allocation"]
+    plan = gpd.read_file(tmp_path / "run" / "allocation.gpkg", layer="allocation")
+    for col in ("parcel_id", "district", "current_use", "new_use", "changed", "reason", "site"):
+        assert col in plan.columns
+    # quota sums recomputed from the output geometry
+    skk = plan.loc[plan["new_use"] == "SKK"].geometry.area.sum() / 1e4
+    assert skk == pytest.approx(3.0)
+    assert [q["achieved"] for q in run["quotas"] if q["key"] == "SKK"] == [pytest.approx(skk)]
+
+
+def test_verify_passes_then_catches_perturbed_plans(cli, tmp_path):
+    out = tmp_path / "run"
+    _solve(cli, TINY, out)
+    ok = cli("verify", out, "--json")
+    assert ok.exit_code == 0, ok.output
+    assert json.loads(ok.stdout)["violations"] == []
+
+    gpkg = out / "allocation.gpkg"
+    plan = pyogrio.read_dataframe(gpkg, layer="allocation")
+    # convert the strictly protected parcel p3 to tourism: an exclusion and a quota violation, and the objective moves
+    i = plan.index[plan["parcel_id"] == 3][0]
+    plan.loc[i, ["new_use", "changed"]] = ["TMD", True]
+    pyogrio.write_dataframe(plan, gpkg, layer="allocation")
+    bad = cli("verify", out, "--json")
+    assert bad.exit_code == 1
+    found = {(v["family"], v["key"]) for v in json.loads(bad.stdout)["violations"]}
+    assert ("allowed_uses", "strict: Khu bảo tồn thử nghiệm") in found
+    assert ("quota_area", "TMD") in found
+    assert ("objective", "objective") in found
+
+
+def test_verify_catches_a_moved_geometry(cli, tmp_path):
+    """Quota areas come from the output geometry: shrinking an industrial parcel breaks the SKK band."""
+    out = tmp_path / "run"
+    _solve(cli, TINY, out)
+    gpkg = out / "allocation.gpkg"
+    plan = pyogrio.read_dataframe(gpkg, layer="allocation")
+    i = plan.index[plan["parcel_id"] == 5][0]
+    plan.loc[i, "geometry"] = plan.loc[i, "geometry"].buffer(-10)
+    pyogrio.write_dataframe(plan, gpkg, layer="allocation")
+    res = cli("verify", out, "--json")
+    assert res.exit_code == 1
+    assert ("quota_area", "SKK") in {(v["family"], v["key"]) for v in json.loads(res.stdout)["violations"]}
+
+
+def test_highs_and_cbc_agree_within_reported_gap(cli, tmp_path, synthetic_small):
+    a = _solve(cli, synthetic_small, tmp_path / "highs", "--solver", "highs", "--gap", "0")
+    b = _solve(cli, synthetic_small, tmp_path / "cbc", "--solver", "cbc", "--gap", "0")
+    assert a["status"] == b["status"] == "optimal"
+    tol = max(a["gap"], b["gap"], 1e-6) * max(abs(a["objective"]), 1.0) + 1e-6
+    assert abs(a["objective"] - b["objective"]) <= tol
+    for out in ("highs", "cbc"):
+        res = cli("verify", tmp_path / out, "--json")
+        assert res.exit_code == 0, res.output
+
+
+def test_exclusions_rechecked_by_spatial_join(cli, tmp_path, synthetic_small):
+    """No converted parcel overlaps the strict zone; no industry inside the buffer ring."""
+    out = tmp_path / "run"
+    _solve(cli, synthetic_small, out)
+    plan = gpd.read_file(out / "allocation.gpkg", layer="allocation")
+    zones = gpd.read_file(synthetic_small.parent / "zones.gpkg", layer="zones")
+    hits = gpd.sjoin(plan[plan["changed"]], zones, predicate="intersects")
+    overlap = shapely.area(shapely.intersection(hits.geometry.values, zones.geometry.loc[hits["index_right"]].values))
+    hits = hits[overlap > 1.0]
+    assert not (hits["zone_class"] == "strict").any()
+    assert not ((hits["zone_class"] == "buffer") & hits["new_use"].isin(["SKK", "SKN"])).any()
+    # and the zone did exclude something: reasons are carried to the layer
+    assert plan["reason"].str.startswith("strict:").any()
+
+
+def test_deterministic_allocation(cli, tmp_path, synthetic_small):
+    a = _solve(cli, synthetic_small, tmp_path / "a")
+    b = _solve(cli, synthetic_small, tmp_path / "b")
+    pa = pyogrio.read_dataframe(tmp_path / "a" / "allocation.gpkg")
+    pb = pyogrio.read_dataframe(tmp_path / "b" / "allocation.gpkg")
+    assert a["objective"] == b["objective"]
+    assert (pa["new_use"] == pb["new_use"]).all()
+
+
+def test_rerun_replaces_run_dir_atomically(cli, tmp_path):
+    out = tmp_path / "run"
+    _solve(cli, TINY, out)
+    _solve(cli, TINY, out, "--solver", "cbc")
+    assert json.loads((out / "run.json").read_text())["solver"] == "cbc"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # no temp or old directories left behind
+
+
+def test_infeasible_quota_exits_3_with_diagnosis(cli, tmp_path):
+    import yaml
+
+    raw = yaml.safe_load(TINY.read_text())
+    raw["parcels"]["path"] = str(TINY.parent / "parcels.geojson")
+    raw["constraints"]["allowed_uses"]["layer"] = str(TINY.parent / "zones.geojson")
+    raw["quotas"]["SKK"] = {"lo": 10, "hi": 12}
+    sc = tmp_path / "big.yaml"
+    sc.write_text(yaml.safe_dump(raw, allow_unicode=True))
+    res = cli("solve", sc, "--out", tmp_path / "run", "--json")
+    assert res.exit_code == 3
+    run = json.loads(res.stdout)
+    assert run["status"] == "infeasible"
+    # SKK-eligible: p1, p2, p4, p5 = 6 ha; asked 10 → shortfall 4 ha
+    assert run["diagnosis"] == [{"family": "quota_area", "key": "SKK", "required": 10.0, "achievable": 6.0, "shortfall": 4.0}]
