@@ -53,7 +53,14 @@ class CompileContext:
     loaded: LoadedScenario
     instance: Instance
     columns: pd.DataFrame = field(repr=False)
-    """the assignment columns: parcel, use, keep (column index = row label)"""
+    """the assignment columns x[parcel, use]: parcel, use, keep; the row label is the model column index"""
+
+    def x_index(self, use: str) -> np.ndarray:
+        """Column index of x[p, use] for every parcel p, or -1 where the pair is not in the model."""
+        out = np.full(self.instance.n, -1, dtype=np.int64)
+        sel = (self.columns["use"] == use).to_numpy()
+        out[self.columns["parcel"].to_numpy()[sel]] = np.nonzero(sel)[0]
+        return out
 
 
 @dataclass(frozen=True)
@@ -109,9 +116,17 @@ class Family:
     def verify(self, ctx: VerifyContext) -> list[Violation]:
         raise NotImplementedError
 
+    def annotate(self, columns: pd.DataFrame, x: np.ndarray, plan: gpd.GeoDataFrame) -> None:
+        """Write what the family decided into the plan layer (e.g. the ``site`` column), from its own columns."""
+
     def report(self, ctx: VerifyContext) -> dict[str, list[dict]]:
-        """Per-key figures for run.json (e.g. ``quotas``); recomputed from the decoded plan."""
+        """Per-key figures for run.json (e.g. ``quotas``, ``sites``); recomputed from the decoded plan."""
         return {}
+
+    def objective_contribution(self, ctx: VerifyContext) -> float:
+        """The family's own objective terms (e.g. a compactness reward), recomputed from the plan's
+        geometry so verify can check the solver's objective independently."""
+        return 0.0
 
 
 def _discover() -> dict[str, type[Family]]:

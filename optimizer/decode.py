@@ -54,4 +54,7 @@ def decode(compiled: Compiled, instance: Instance, x: np.ndarray) -> gpd.GeoData
         "site": np.full(instance.n, "", dtype=object),
         "area_ha": instance.area_ha,
     }
-    return gpd.GeoDataFrame(data, geometry=instance.geometry.values, crs=instance.crs)
+    plan = gpd.GeoDataFrame(data, geometry=instance.geometry.values, crs=instance.crs)
+    for fam in compiled.families:
+        fam.annotate(compiled.model.columns, x, plan)
+    return plan

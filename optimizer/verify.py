@@ -112,13 +112,14 @@ def verify_allocation(loaded: LoadedScenario, instance: Instance, alloc: gpd.Geo
         area = joined.geometry.area.to_numpy() / 1e4
     ctx = VerifyContext(loaded=loaded, allocation=joined, area_ha=area)
     figures: dict[str, list[dict]] = {}
+    objective = plan_objective(loaded, joined, area)
     for fam in families if families is not None else active_families(loaded):
         violations.extend(fam.verify(ctx))
         for k, v in fam.report(ctx).items():
             figures.setdefault(k, []).extend(v)
+        objective += fam.objective_contribution(ctx)
     by_use = pd.Series(area).groupby(joined["new_use"].to_numpy()).sum()
-    return VerifyReport(violations, figures, plan_objective(loaded, joined, area),
-                        {str(k): round(float(v), 6) for k, v in by_use.items()})
+    return VerifyReport(violations, figures, objective, {str(k): round(float(v), 6) for k, v in by_use.items()})
 
 
 def loaded_from_run(run: dict, run_dir: Path) -> LoadedScenario:
