@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 import sys
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from .errors import EXIT_BAD_INPUT, LandallocError
+from .errors import LandallocError
 from .runio import dumps
 
 err_console = Console(stderr=True)
@@ -69,9 +68,31 @@ def print_run_summary(run: dict) -> None:
             binding = "lo" if r.get("at_lo") else "hi" if r.get("at_hi") else ""
             q.add_row(r["key"], r["use"], _fmt(r["lo"], 2), _fmt(r["achieved"], 2), _fmt(r["hi"], 2), binding)
         console.print(q)
-    for d in run.get("diagnosis", []):
-        err_console.print(f"[red]cannot meet[/] {d['family']} {d['key']}: requires {d['required']:,.2f}, "
-                          f"achievable {d['achievable']:,.2f}, shortfall {d['shortfall']:,.2f}")
+    if run.get("marginal_values"):
+        mv = Table(title="binding rows: objective change for one more unit", title_justify="left")
+        for col in ("family", "key", "side", "bound → moved to", "Δ objective / unit", "re-solve"):
+            mv.add_column(col)
+        for r in run["marginal_values"]:
+            mv.add_row(r["family"], r["key"], r["side"], f"{r['bound']:,.2f} → {r['moved_to']:,.2f} {r['unit']}",
+                       _fmt(r["marginal_value"]), r["termination"])
+        console.print(mv)
+    for a in run.get("alternatives", []):
+        console.print(f"alternative {a['index']}: {a['status']}, objective {_fmt(a['objective'])}"
+                      + (f", {a['gap_to_best']:.3%} below the best" if a.get("gap_to_best") is not None else ""))
+    print_diagnosis(run)
+
+
+def print_diagnosis(run: dict) -> None:
+    if "diagnosis" not in run:
+        return
+    err_console.print("[bold red]infeasible[/]: these requirements conflict (elastic re-solve, minimal weighted relaxation):")
+    for d in run["diagnosis"]:
+        err_console.print(f"  {d['family']} {d['key']} ({d['side']}): requires {d['required']:,.2f} {d['unit']}, "
+                          f"achievable {d['achievable']:,.2f}, shortfall {d['shortfall']:,.2f}", highlight=False)
+    for r in run.get("reachability", []):
+        if not r["reachable"]:
+            err_console.print(f"  pre-solve: {r['family']} {r['key']} asks {r['required']:,.2f}, at most "
+                              f"{r['achievable']:,.2f} is eligible", highlight=False)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -94,29 +115,82 @@ def main():
 @click.option("--gap", type=float, help="override solver.gap (relative, e.g. 0.001)")
 @click.option("--seed", type=int, help="override solver.seed")
 @click.option("--threads", type=int, help="override solver.threads")
+@click.option("--alternatives", type=int, default=0, show_default=True, help="also find K near-optimal alternative plans")
+@click.option("--min-difference", type=float, default=10.0, show_default=True,
+              help="alternatives differ pairwise by at least this % of the best plan's converted area")
+@click.option("--marginals/--no-marginals", default=None, help="re-solve binding quotas moved by one unit (default: scenario explain.marginal_values)")
 @click.option("--json", "as_json", is_flag=True, help="print run.json (without the scenario) to stdout only")
 @handle_errors
-def solve(scenario, out, solver, time_limit, gap, seed, threads, as_json):
+def solve(scenario, out, solver, time_limit, gap, seed, threads, alternatives, min_difference, marginals, as_json):
     """Solve SCENARIO and write DIR/allocation.gpkg and DIR/run.json.
 
     \b
     Example:
       landalloc solve instances/tiny/tiny.yaml --out runs/tiny
       landalloc solve instances/tiny/tiny.yaml --out runs/tiny-cbc --solver cbc --json
+      landalloc solve instances/tiny/tiny.yaml --out runs/tiny-alt --alternatives 3 --min-difference 20
     """
     from .run import solve_scenario, with_solver_overrides
     from .scenario import load_scenario
 
     loaded = with_solver_overrides(load_scenario(scenario), name=solver, time_limit=time_limit, gap=gap,
                                    seed=seed, threads=threads)
-    outcome = solve_scenario(loaded, out)
+    outcome = solve_scenario(loaded, out, alternatives=alternatives, min_difference=min_difference, marginals=marginals)
     if as_json:
         click.echo(dumps({k: v for k, v in outcome.run.items() if k != "scenario"}))
+        print_diagnosis(outcome.run)  # stderr: stdout stays JSON only
     else:
         print_run_summary(outcome.run)
         if outcome.out:
             console.print(f"written: {outcome.out}")
     sys.exit(outcome.exit_code)
+
+
+@main.command()
+@click.argument("scenario", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="print the explanation as JSON")
+@handle_errors
+def explain(scenario, as_json):
+    """Explain SCENARIO before solving: eligible area per quota vs what is asked, and why pairs were excluded.
+
+    \b
+    Example:
+      landalloc explain instances/tiny/tiny.yaml
+    Exits 3 when a quota cannot be reached whatever the solver does, 0 otherwise.
+    """
+    from .compile import compile_model
+    from .diagnose import reachability
+    from .instance import load_instance
+    from .scenario import load_scenario
+
+    loaded = load_scenario(scenario)
+    instance = load_instance(loaded)
+    compiled = compile_model(instance, loaded)
+    reach = reachability(compiled, instance)
+    inel = compiled.model.ineligible
+    area = instance.area_ha[inel["parcel"].to_numpy()] if len(inel) else []
+    excluded = (inel.assign(area_ha=area).groupby(["family", "reason", "use"], sort=True)
+                .agg(parcels=("parcel", "size"), area_ha=("area_ha", "sum")).reset_index()) if len(inel) else None
+    data = {"scenario": loaded.scenario.name, "parcels": instance.n, "total_area_ha": float(instance.area_ha.sum()),
+            "reachability": reach, "exclusions": [] if excluded is None else excluded.to_dict("records")}
+    if as_json:
+        click.echo(dumps(data))
+    else:
+        t = Table(title=f"reachability · {loaded.scenario.name}", title_justify="left")
+        for col in ("quota", "lo", "hi", "max eligible", "forced", "status"):
+            t.add_column(col)
+        for r in reach:
+            status = "ok" if r["reachable"] else f"[red]short by {r['shortfall']:,.2f}[/]"
+            t.add_row(r["key"], _fmt(r["lo"], 2), _fmt(r["hi"], 2), _fmt(r["max_achievable"], 2), _fmt(r["min_forced"], 2), status)
+        console.print(t)
+        if excluded is not None:
+            e = Table(title="excluded (parcel, use) pairs", title_justify="left")
+            for col in ("family", "reason", "use", "parcels", "ha"):
+                e.add_column(col)
+            for r in excluded.itertuples():
+                e.add_row(r.family, r.reason, r.use, str(r.parcels), f"{r.area_ha:,.2f}")
+            console.print(e)
+    sys.exit(3 if any(not r["reachable"] for r in reach) else 0)
 
 
 @main.command()

@@ -147,3 +147,40 @@ class ModelBuilder:
             arr.setflags(write=False)
         return CompiledModel(A=A, row_lo=row_lo, row_hi=row_hi, c=cost, col_lo=lo, col_hi=hi, integer=integer,
                              sense=self.sense, columns=columns, rows=rows, ineligible=ineligible, offset=self.offset)
+
+
+def extend(model: CompiledModel, *, rows: pd.DataFrame | None = None, A_rows: sp.spmatrix | None = None,
+           cols: pd.DataFrame | None = None, A_cols: sp.spmatrix | None = None, c_cols: np.ndarray | None = None,
+           col_lo: np.ndarray | None = None, col_hi: np.ndarray | None = None, integer: np.ndarray | None = None,
+           c: np.ndarray | None = None, sense: str | None = None) -> CompiledModel:
+    """A new model with extra columns (A_cols: existing rows × new columns) and then extra rows
+    (A_rows: new rows × all columns), or a replaced objective. The original stays untouched; the
+    diagnosis, marginal-value and alternative-plan re-solves are all built this way."""
+    A = model.A
+    columns, c_all = model.columns, (model.c if c is None else np.asarray(c, dtype=float))
+    lo, hi, integ = model.col_lo, model.col_hi, model.integer
+    if cols is not None:
+        A = sp.hstack([A, A_cols]).tocsr()
+        columns = pd.concat([columns, cols], ignore_index=True)
+        c_all = np.concatenate([c_all, c_cols])
+        lo, hi = np.concatenate([lo, col_lo]), np.concatenate([hi, col_hi])
+        integ = np.concatenate([integ, integer])
+    row_table, rlo, rhi = model.rows, model.row_lo, model.row_hi
+    if rows is not None:
+        A = sp.vstack([A, A_rows]).tocsr()
+        row_table = pd.concat([row_table, rows], ignore_index=True)
+        rlo = np.concatenate([rlo, rows["lo"].to_numpy(dtype=float)])
+        rhi = np.concatenate([rhi, rows["hi"].to_numpy(dtype=float)])
+    return CompiledModel(A=A, row_lo=rlo, row_hi=rhi, c=c_all, col_lo=lo, col_hi=hi, integer=integ,
+                         sense=sense or model.sense, columns=columns, rows=row_table,
+                         ineligible=model.ineligible, offset=model.offset if c is None else 0.0)
+
+
+def with_row_bounds(model: CompiledModel, index: int, lo: float, hi: float) -> CompiledModel:
+    row_lo, row_hi = model.row_lo.copy(), model.row_hi.copy()
+    row_lo[index], row_hi[index] = lo, hi
+    rows = model.rows.copy()
+    rows.loc[index, ["lo", "hi"]] = [lo, hi]
+    return CompiledModel(A=model.A, row_lo=row_lo, row_hi=row_hi, c=model.c, col_lo=model.col_lo,
+                         col_hi=model.col_hi, integer=model.integer, sense=model.sense, columns=model.columns,
+                         rows=rows, ineligible=model.ineligible, offset=model.offset)

@@ -18,6 +18,8 @@ from . import __version__
 from .compile import Compiled, compile_model
 from .decode import decode
 from .diagnose import reachability
+from .explain import alternatives as _alternatives
+from .explain import binding_rows, diagnose, marginal_values
 from .errors import EXIT_INFEASIBLE, EXIT_NO_SOLUTION, EXIT_OK, SolverFailure
 from .instance import Instance, load_instance, sha256_file
 from .runio import write_run_dir
@@ -75,7 +77,15 @@ def _inputs(loaded: LoadedScenario, instance: Instance, compiled: Compiled) -> l
     return items
 
 
-def solve_scenario(loaded: LoadedScenario, out: Path | None) -> RunOutcome:
+def certificate(result: SolveResult) -> dict:
+    """Everything needed to say how good a plan is, in one place for run.json, the CLI and reports."""
+    return {"objective": result.objective, "bound": result.bound, "gap": result.gap, "termination": result.termination,
+            "solver": result.solver, "solver_version": result.solver_version, "time_s": round(result.time_s, 4),
+            "seed": result.seed, "threads": result.threads}
+
+
+def solve_scenario(loaded: LoadedScenario, out: Path | None, *, alternatives: int = 0,
+                   min_difference: float = 10.0, marginals: bool | None = None) -> RunOutcome:
     sc = loaded.scenario
     timings: dict[str, float] = {}
     t = time.perf_counter()
@@ -106,7 +116,7 @@ def solve_scenario(loaded: LoadedScenario, out: Path | None) -> RunOutcome:
     unreachable = [r for r in reach if not r["reachable"]]
     adapter = get_adapter(sc.solver.name)
     if unreachable:
-        # no solver can succeed; say which quota and by how much before spending solver time
+        # no solver can succeed; skip straight to the diagnosis
         result = SolveResult(termination=INFEASIBLE, has_solution=False, x=None, objective=None, bound=None,
                              solver=adapter.name, solver_version=adapter.version(), time_s=0.0,
                              seed=sc.solver.seed, threads=sc.solver.threads, detail="pre-solve reachability")
@@ -123,15 +133,14 @@ def solve_scenario(loaded: LoadedScenario, out: Path | None) -> RunOutcome:
         "solver_version": result.solver_version,
         "solver_detail": result.detail,
         "solver_extra": result.extra,
+        "certificate": certificate(result),
         "quotas": [],
         "sites": [],
     })
     allocation = None
+    extra_layers: dict[str, gpd.GeoDataFrame] = {}
     if result.has_solution:
-        violations = model.violations(result.x)
-        if len(violations):
-            raise SolverFailure(f"{result.solver} returned a plan that breaks {len(violations)} model row(s), e.g. "
-                                f"{violations.iloc[0].to_dict()}; not trusting it")
+        check_plan(model, result)
         t = time.perf_counter()
         allocation = decode(compiled, instance, result.x)
         timings["decode_s"] = time.perf_counter() - t
@@ -144,14 +153,62 @@ def solve_scenario(loaded: LoadedScenario, out: Path | None) -> RunOutcome:
         run["changed_parcels"] = int(allocation["changed"].sum())
         for k, v in report.figures.items():
             run[k] = v
+        do_marginals = sc.explain.marginal_values if marginals is None else marginals
+        t = time.perf_counter()
+        binding = binding_rows(model, result.x)
+        run["binding"] = [{"family": r.family, "key": r.key, "side": r.side, "unit": r.unit,
+                           "activity": float(r.activity)} for r in binding.itertuples()]
+        if do_marginals and len(binding):
+            run["marginal_values"] = marginal_values(compiled, sc.solver, result, sc.explain.marginal_step,
+                                                     sc.explain.max_marginal_rows)
+            run["marginal_values_method"] = ("re-solve with the binding bound moved by "
+                                             f"{sc.explain.marginal_step} unit(s); see optimizer/explain.py")
+        timings["explain_s"] = time.perf_counter() - t
+        if alternatives > 0:
+            t = time.perf_counter()
+            run["alternatives"] = []
+            cols = model.columns.iloc[: compiled.n_assign]
+            area = instance.area_ha[cols["parcel"].to_numpy()]
+            converted = (result.x[: compiled.n_assign] > 0.5) & ~cols["keep"].to_numpy()
+            for i, (res, alt_model) in enumerate(_alternatives(compiled, sc.solver, result, area, converted,
+                                                               alternatives, min_difference), start=1):
+                item = {"index": i, **certificate(res), "status": status_of(res)}
+                if res.has_solution:
+                    check_plan(alt_model, res)
+                    plan = decode(compiled, instance, res.x)
+                    rep = verify_allocation(loaded, instance, plan, compiled.families)
+                    item.update(gap_to_best=abs(res.objective - result.objective) / max(abs(result.objective), 1e-9),
+                                verify=rep.as_dict(), layer=f"alternatives/alternative_{i}.gpkg",
+                                changed_area_ha=float(plan.loc[plan["changed"], "area_ha"].sum()))
+                    extra_layers[item["layer"]] = plan
+                run["alternatives"].append(item)
+            run["alternatives_min_difference_pct"] = min_difference
+            timings["alternatives_s"] = time.perf_counter() - t
         exit_code = EXIT_OK
+    elif result.termination == INFEASIBLE:
+        t = time.perf_counter()
+        diag_result, diagnosis, elastic = diagnose(compiled, sc.solver, sc.diagnosis)
+        timings["diagnosis_s"] = time.perf_counter() - t
+        run["diagnosis"] = diagnosis
+        run["diagnosis_certificate"] = certificate(diag_result)
+        run["diagnosis_total_shortfall"] = float(sum(d["shortfall"] for d in diagnosis))
+        if diag_result.has_solution:
+            run["diagnosis_weighted_relaxation"] = diag_result.objective
+            extra_layers["diagnosis_plan.gpkg"] = decode(compiled, instance, diag_result.x[: model.n_cols])
+        exit_code = EXIT_INFEASIBLE
     else:
-        run["diagnosis"] = [{"family": r["family"], "key": r["key"], "required": r["required"],
-                             "achievable": r["achievable"], "shortfall": r["shortfall"]} for r in unreachable]
-        exit_code = EXIT_INFEASIBLE if result.termination == INFEASIBLE else EXIT_NO_SOLUTION
+        exit_code = EXIT_NO_SOLUTION
     run["timings"] = {k: round(v, 4) for k, v in timings.items()}
     run["scenario"] = loaded.raw
     target = out or (loaded.resolve(sc.output.dir, "output.dir") if sc.output.dir else None)
     if target is not None:
-        write_run_dir(target, run, allocation)
+        write_run_dir(target, run, allocation, extra_layers)
     return RunOutcome(run=run, allocation=allocation, exit_code=exit_code, out=target)
+
+
+def check_plan(model, result: SolveResult) -> None:
+    """A plan that breaks the model's own rows is solver garbage: refuse it rather than report it."""
+    violations = model.violations(result.x)
+    if len(violations):
+        raise SolverFailure(f"{result.solver} returned a plan that breaks {len(violations)} model row(s), e.g. "
+                            f"{violations.iloc[0].to_dict()}; not trusting it")

@@ -83,7 +83,9 @@ def atomic_write_layer(gdf: gpd.GeoDataFrame, path: Path, layer: str) -> None:
         raise
 
 
-def write_run_dir(out: Path, run: dict, allocation: gpd.GeoDataFrame | None) -> Path:
+def write_run_dir(out: Path, run: dict, allocation: gpd.GeoDataFrame | None,
+                  extra_layers: dict[str, gpd.GeoDataFrame] | None = None) -> Path:
+    """Write run.json, allocation.gpkg and any extra layers (relative path → layer ``allocation``)."""
     out = Path(out).absolute()
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / RUN_JSON).exists())):
         raise InputError(str(out), None, "exists and is not a landalloc run directory; refusing to replace it",
@@ -93,6 +95,9 @@ def write_run_dir(out: Path, run: dict, allocation: gpd.GeoDataFrame | None) -> 
     try:
         if allocation is not None:
             write_layer(allocation, tmp / ALLOCATION)
+        for rel, gdf in (extra_layers or {}).items():
+            (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+            write_layer(gdf, tmp / rel)
         with open(tmp / RUN_JSON, "w", encoding="utf-8") as f:
             f.write(dumps(run))
             f.flush()

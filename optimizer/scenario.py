@@ -111,6 +111,25 @@ class SolverSettings(_Strict):
     options: dict[str, Any] = Field(default_factory=dict, description="solver-specific options, passed through")
 
 
+class DiagnosisSettings(_Strict):
+    """How the infeasibility diagnosis relaxes soft rows: a penalty per unit of slack.
+
+    Keys of ``weights`` are a family name (``forest_cover``) or ``family:key`` (``quota_area:SKK``);
+    a higher weight means the row is relaxed only when nothing cheaper resolves the conflict.
+    Families in ``never_relax`` keep their rows hard (strict protection is never a row: it is screened out).
+    """
+
+    weights: dict[str, float] = Field(default_factory=dict)
+    default_weight: float = Field(1.0, gt=0)
+    never_relax: list[str] = Field(default_factory=list)
+
+
+class ExplainSettings(_Strict):
+    marginal_values: bool = Field(True, description="re-solve with each binding quota moved by one unit")
+    marginal_step: float = Field(1.0, gt=0, description="how far to move a binding bound (in the row's unit)")
+    max_marginal_rows: int = Field(20, ge=0)
+
+
 class OutputSettings(_Strict):
     dir: str | None = Field(None, description="default run directory when --out is not given")
 
@@ -127,6 +146,8 @@ class Scenario(_Strict):
     constraints: dict[str, dict[str, Any]] = Field(default_factory=dict, description="family name → its config")
     objective: Objective = Objective()
     solver: SolverSettings = SolverSettings()
+    diagnosis: DiagnosisSettings = DiagnosisSettings()
+    explain: ExplainSettings = ExplainSettings()
     output: OutputSettings = OutputSettings()
     metadata: dict[str, Any] = Field(default_factory=dict)
 

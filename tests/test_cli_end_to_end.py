@@ -129,5 +129,46 @@ def test_infeasible_quota_exits_3_with_diagnosis(cli, tmp_path):
     assert res.exit_code == 3
     run = json.loads(res.stdout)
     assert run["status"] == "infeasible"
-    # SKK-eligible: p1, p2, p4, p5 = 6 ha; asked 10 → shortfall 4 ha
-    assert run["diagnosis"] == [{"family": "quota_area", "key": "SKK", "required": 10.0, "achievable": 6.0, "shortfall": 4.0}]
+    # SKK-eligible: p1, p2, p4, p5 = 6 ha; asked 10 → shortfall 4 ha, before any solver runs …
+    pre = [r for r in run["reachability"] if not r["reachable"]]
+    assert [(r["key"], r["required"], r["achievable"], r["shortfall"]) for r in pre] == [("SKK", 10.0, 6.0, 4.0)]
+    # … and the elastic re-solve names the same quota with the same numbers
+    assert [{k: d[k] for k in ("family", "key", "required", "achievable", "shortfall")} for d in run["diagnosis"]] == [
+        {"family": "quota_area", "key": "SKK", "required": 10.0, "achievable": 6.0, "shortfall": 4.0}]
+    assert run["diagnosis_total_shortfall"] == 4.0
+    plan = pyogrio.read_dataframe(tmp_path / "run" / "diagnosis_plan.gpkg", layer="allocation")
+    assert plan.loc[plan["new_use"] == "SKK", "area_ha"].sum() == 6.0
+    assert "shortfall 4.00" in res.stderr
+
+
+def test_binding_quotas_with_marginal_values(cli, tmp_path):
+    """Hand check (see test_tiny.py): SKK at 4 ha → best p5+p2 (16) + TMD p4+p6 (12) = 28, so one more
+    hectare of industrial park costs 1; TMD hi 3 ha adds nothing (p2 is 2 ha, p4+p6 already best) → 0."""
+    run = _solve(cli, TINY, tmp_path / "run")
+    mv = {(m["key"], m["side"]): m["marginal_value"] for m in run["marginal_values"]}
+    assert mv == {("SKK", "both"): pytest.approx(-1.0), ("TMD", "hi"): pytest.approx(0.0)}
+    assert {(b["key"], b["side"]) for b in run["binding"]} == {("SKK", "both"), ("TMD", "hi")}
+
+
+def test_alternatives_differ_and_verify(cli, tmp_path):
+    run = _solve(cli, TINY, tmp_path / "run", "--alternatives", "3", "--min-difference", "20")
+    alts = run["alternatives"]
+    assert len(alts) == 3 and all(a["verify"]["ok"] for a in alts)
+    assert all(a["objective"] <= run["objective"] + 1e-9 for a in alts)
+    plans = [pyogrio.read_dataframe(tmp_path / "run" / "allocation.gpkg")]
+    plans += [pyogrio.read_dataframe(tmp_path / "run" / a["layer"]) for a in alts]
+    best_converted = plans[0].loc[plans[0]["changed"], "area_ha"].sum()
+    for i in range(len(plans)):
+        for j in range(i + 1, len(plans)):
+            differ = plans[i]["new_use"].to_numpy() != plans[j]["new_use"].to_numpy()
+            assert plans[i].loc[differ, "area_ha"].sum() >= 0.2 * best_converted - 1e-9
+
+
+def test_explain_reports_reachability(cli):
+    res = cli("explain", TINY, "--json")
+    assert res.exit_code == 0
+    data = json.loads(res.stdout)
+    skk = [r for r in data["reachability"] if r["key"] == "SKK"][0]
+    assert skk["max_achievable"] == 6.0 and skk["reachable"]
+    assert {(e["reason"], e["use"]) for e in data["exclusions"]} == {
+        ("strict: Khu bảo tồn thử nghiệm", "SKK"), ("strict: Khu bảo tồn thử nghiệm", "TMD"), ("buffer: vùng đệm thử nghiệm", "SKK")}

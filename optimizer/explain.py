@@ -1,0 +1,139 @@
+"""Explanations a planner can defend: why infeasible, which quotas bind and at what price, and
+near-optimal alternatives.
+
+- **Infeasibility diagnosis** — an elastic re-solve: every soft row (quotas, site windows, land
+  balance, forest cover, resettlement) gets penalized slacks, weighted by the scenario's priorities;
+  the rows whose slack is positive are the conflicting requirements, each with its shortfall in the
+  row's unit (ha, households), and the elastic plan itself is written out.
+- **Marginal values** — by re-solving with the binding bound moved by one unit ("one more hectare"),
+  not by LP duals: in a MIP the dual of a quota at the fixed integer solution describes a
+  continuous relaxation that cannot move, and is often zero or misleading, while the re-solve
+  answers the council's actual question. Each re-solve is reported with its own gap.
+- **Alternatives** — K further plans, each differing from every earlier plan by at least P % of the
+  optimal plan's converted area (Hamming-distance cuts weighted by area), with objective and gap
+  to the best.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from .compile import Compiled
+from .model import CompiledModel, extend, with_row_bounds
+from .scenario import DiagnosisSettings, SolverSettings
+from .solvers import get_adapter
+from .solvers.base import OPTIMAL, SolveResult
+
+
+def _weight(settings: DiagnosisSettings, family: str, key: str) -> float:
+    return settings.weights.get(f"{family}:{key}", settings.weights.get(family, settings.default_weight))
+
+
+def elastic_model(model: CompiledModel, settings: DiagnosisSettings) -> tuple[CompiledModel, pd.DataFrame]:
+    """The model with a slack on each relaxable side of each soft row; minimizes weighted slack."""
+    rows = model.rows
+    relax = rows["soft"].to_numpy(dtype=bool) & ~rows["family"].isin(settings.never_relax).to_numpy()
+    idx_lo = np.nonzero(relax & np.isfinite(model.row_lo))[0]
+    idx_hi = np.nonzero(relax & np.isfinite(model.row_hi))[0]
+    r = np.concatenate([idx_lo, idx_hi])
+    sign = np.concatenate([np.ones(len(idx_lo)), -np.ones(len(idx_hi))])
+    k = len(r)
+    slack = pd.DataFrame({"family": "diagnosis", "key": rows["key"].to_numpy()[r], "parcel": -1,
+                          "use": np.where(sign > 0, "below_lo", "above_hi"), "keep": False})
+    weights = np.array([_weight(settings, f, key) for f, key in zip(rows["family"].to_numpy()[r], rows["key"].to_numpy()[r])])
+    A_cols = sp.csr_matrix((sign, (r, np.arange(k))), shape=(model.n_rows, k))
+    c = np.zeros(model.n_cols)
+    elastic = extend(model, cols=slack, A_cols=A_cols, c_cols=weights, col_lo=np.zeros(k), col_hi=np.full(k, np.inf),
+                     integer=np.zeros(k, dtype=bool), c=c, sense="min")
+    info = pd.DataFrame({"row": r, "side": np.where(sign > 0, "lo", "hi"), "weight": weights,
+                         "column": model.n_cols + np.arange(k)})
+    return elastic, info
+
+
+def diagnose(compiled: Compiled, solver: SolverSettings, settings: DiagnosisSettings) -> tuple[SolveResult, list[dict], CompiledModel]:
+    model = compiled.model
+    elastic, info = elastic_model(model, settings)
+    result = get_adapter(solver.name).solve(elastic, solver)
+    out = []
+    if result.has_solution:
+        act = model.row_activity(result.x[: model.n_cols])
+        for r, side, col, w in info[["row", "side", "column", "weight"]].itertuples(index=False):
+            s = float(result.x[col])
+            if s <= 1e-6 * max(1.0, abs(model.row_lo[r] if side == "lo" else model.row_hi[r])):
+                continue
+            required = float(model.row_lo[r] if side == "lo" else model.row_hi[r])
+            out.append({"family": model.rows["family"].iat[r], "key": model.rows["key"].iat[r], "side": side,
+                        "unit": model.rows["unit"].iat[r], "required": required, "achievable": float(act[r]),
+                        "shortfall": s, "weight": float(w)})
+    return result, out, elastic
+
+
+def binding_rows(model: CompiledModel, x: np.ndarray, tol: float = 1e-6) -> pd.DataFrame:
+    act = model.row_activity(x)
+    rows = model.rows
+    soft = rows["soft"].to_numpy(dtype=bool)
+    at_lo = soft & np.isfinite(model.row_lo) & (np.abs(act - model.row_lo) <= tol * np.maximum(1, np.abs(model.row_lo)))
+    at_hi = soft & np.isfinite(model.row_hi) & (np.abs(act - model.row_hi) <= tol * np.maximum(1, np.abs(model.row_hi)))
+    out = rows.loc[at_lo | at_hi, ["family", "key", "lo", "hi", "unit"]].copy()
+    out["activity"] = act[at_lo | at_hi]
+    out["side"] = np.where(at_lo[at_lo | at_hi] & at_hi[at_lo | at_hi], "both", np.where(at_lo[at_lo | at_hi], "lo", "hi"))
+    return out
+
+
+def marginal_values(compiled: Compiled, solver: SolverSettings, base: SolveResult, step: float = 1.0,
+                    max_rows: int = 20) -> list[dict]:
+    """Objective change when each binding soft row must hold `step` more units (one more hectare)."""
+    model = compiled.model
+    adapter = get_adapter(solver.name)
+    out = []
+    for r, row in binding_rows(model, base.x).head(max_rows).iterrows():
+        lo, hi = model.row_lo[r], model.row_hi[r]
+        if row["side"] in ("lo", "both"):
+            new_lo, new_hi = lo + step, max(hi, lo + step)
+        else:
+            new_lo, new_hi = lo, hi + step
+        res = adapter.solve(with_row_bounds(model, r, new_lo, new_hi), solver)
+        item = {"family": row["family"], "key": row["key"], "side": row["side"], "unit": row["unit"],
+                "bound": float(lo if row["side"] in ("lo", "both") else hi), "moved_to": float(new_lo if row["side"] in ("lo", "both") else new_hi),
+                "termination": res.termination, "gap": res.gap, "objective": res.objective}
+        item["marginal_value"] = None if res.objective is None else (res.objective - base.objective) / step
+        out.append(item)
+    return out
+
+
+def difference_cut(model: CompiledModel, n_assign: int, x_ref: np.ndarray, area: np.ndarray, min_area: float,
+                   key: str) -> tuple[pd.DataFrame, sp.csr_matrix]:
+    """Σ_j area_j·|x_j − x_ref_j| over assignment columns ≥ 2·min_area, linear because x_ref is fixed
+    (each parcel whose use changes flips two columns, hence the factor 2)."""
+    on = x_ref[:n_assign] > 0.5
+    coef = np.where(on, -area, area)
+    rhs = 2 * min_area - area[on].sum()
+    A = sp.csr_matrix((coef, (np.zeros(n_assign, dtype=np.int64), np.arange(n_assign))), shape=(1, model.n_cols))
+    rows = pd.DataFrame({"family": ["alternative"], "key": [key], "lo": [rhs], "hi": [np.inf], "soft": [False], "unit": ["ha"]})
+    return rows, A
+
+
+def alternatives(compiled: Compiled, solver: SolverSettings, best: SolveResult, area_per_column: np.ndarray,
+                 converted: np.ndarray, k: int, min_difference_pct: float) -> list[tuple[SolveResult, CompiledModel]]:
+    """Up to k plans, each at least min_difference_pct % of the best plan's converted area away from every earlier plan."""
+    model = compiled.model
+    adapter = get_adapter(solver.name)
+    min_area = min_difference_pct / 100.0 * float(area_per_column[converted].sum())
+    plans = [best.x]
+    out = []
+    current = model
+    for i in range(k):
+        rows, A = difference_cut(current, compiled.n_assign, plans[-1], area_per_column, min_area, f"differs from plan {i}")
+        current = extend(current, rows=rows, A_rows=A)
+        res = adapter.solve(current, solver)
+        if not res.has_solution:
+            out.append((res, current))
+            break
+        plans.append(res.x)
+        out.append((res, current))
+    return out
+
+
+__all__ = ["diagnose", "marginal_values", "alternatives", "binding_rows", "elastic_model", "OPTIMAL"]
