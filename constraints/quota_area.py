@@ -44,7 +44,12 @@ class QuotaArea(Family):
         return np.isin(values, q.region.values)
 
     def prepare(self, instance) -> None:
+        total = float(instance.area_ha.sum())
         for key, q in self.config.quotas.items():
+            if q.lo is not None and q.lo > total * (1 + 1e-9):
+                raise InputError(self.loaded.label, f"quotas.{key}.lo",
+                                 f"{q.lo:,.2f} ha is more than the whole parcel layer ({total:,.2f} ha)",
+                                 "check the units (ha) and the figure")
             if q.region is not None:
                 present = set(instance.text(q.region.field, f"quota_area (quotas.{key}.region)"))
                 missing = [v for v in q.region.values if v not in present]

@@ -101,9 +101,10 @@ def main():
     """landalloc — exact land-use allocation for provincial plans.
 
     \b
-    Exit codes: 0 solved (a plan was written; see `termination` for proof),
+    Exit codes: 0 solved (plan written, optimal within the requested gap),
                 2 bad input, 3 infeasible (with a diagnosis),
-                4 no solution within the limits.
+                4 no proven solution within the limits (time limit, Ctrl-C);
+                  the best plan found, if any, is still written with status "feasible".
     """
 
 
@@ -115,13 +116,14 @@ def main():
 @click.option("--gap", type=float, help="override solver.gap (relative, e.g. 0.001)")
 @click.option("--seed", type=int, help="override solver.seed")
 @click.option("--threads", type=int, help="override solver.threads")
+@click.option("--repair", is_flag=True, default=None, help="repair invalid parcel geometries with make_valid (recorded in run.json notes)")
 @click.option("--alternatives", type=int, default=0, show_default=True, help="also find K near-optimal alternative plans")
 @click.option("--min-difference", type=float, default=10.0, show_default=True,
               help="alternatives differ pairwise by at least this % of the best plan's converted area")
 @click.option("--marginals/--no-marginals", default=None, help="re-solve binding quotas moved by one unit (default: scenario explain.marginal_values)")
 @click.option("--json", "as_json", is_flag=True, help="print run.json (without the scenario) to stdout only")
 @handle_errors
-def solve(scenario, out, solver, time_limit, gap, seed, threads, alternatives, min_difference, marginals, as_json):
+def solve(scenario, out, solver, time_limit, gap, seed, threads, repair, alternatives, min_difference, marginals, as_json):
     """Solve SCENARIO and write DIR/allocation.gpkg and DIR/run.json.
 
     \b
@@ -130,11 +132,12 @@ def solve(scenario, out, solver, time_limit, gap, seed, threads, alternatives, m
       landalloc solve instances/tiny/tiny.yaml --out runs/tiny-cbc --solver cbc --json
       landalloc solve instances/tiny/tiny.yaml --out runs/tiny-alt --alternatives 3 --min-difference 20
     """
-    from .run import solve_scenario, with_solver_overrides
-    from .scenario import load_scenario
+    from .run import solve_scenario
+    from .scenario import apply_overrides, load_scenario
 
-    loaded = with_solver_overrides(load_scenario(scenario), name=solver, time_limit=time_limit, gap=gap,
-                                   seed=seed, threads=threads)
+    loaded = apply_overrides(load_scenario(scenario), {
+        "solver.name": solver, "solver.time_limit": time_limit, "solver.gap": gap, "solver.seed": seed,
+        "solver.threads": threads, "parcels.repair": repair})
     outcome = solve_scenario(loaded, out, alternatives=alternatives, min_difference=min_difference, marginals=marginals)
     if as_json:
         click.echo(dumps({k: v for k, v in outcome.run.items() if k != "scenario"}))

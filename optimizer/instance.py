@@ -52,6 +52,7 @@ class Instance:
     geometry: gpd.GeoSeries
     area_source: str
     adjacency_kind: str = "rook"
+    notes: tuple[str, ...] = ()
     _cache: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -107,18 +108,89 @@ def build_adjacency(geometry: gpd.GeoSeries, kind: str = "rook") -> sp.csr_matri
     return (a + a.T).tocsr()
 
 
+_VIETNAMESE_LEGACY_HINT = ("the text looks like a legacy Vietnamese encoding (TCVN3/ABC or VNI), which GDAL cannot "
+                           "read; convert the layer to Unicode (e.g. with Unikey's converter) and save as GeoPackage")
+
+
+def _decode_cp1258(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """GDAL reads CP1258 .dbf text with each value's last character cut off; read it as latin-1
+    (byte-transparent) and decode CP1258 here instead, then normalize to NFC."""
+    for col in gdf.columns:
+        if col != gdf.geometry.name and gdf[col].dtype == object:
+            gdf[col] = [unicodedata.normalize("NFC", v.encode("latin-1").decode("cp1258")) if isinstance(v, str) else v
+                        for v in gdf[col]]
+    return gdf
+
+
+def _looks_legacy(values) -> bool:
+    """TCVN3/VNI text read as latin-1/cp1252 is full of symbols that never occur in Vietnamese words."""
+    odd = set("¸µ¶·¹¨¾»¼½Æ©ÇÊ®ËÌÏÍÑÎ¤¥§Ü×ØÛÚ¡¢ð")
+    text = "".join(v for v in values if isinstance(v, str))
+    return len(text) > 0 and sum(ch in odd for ch in text) > 0.05 * len(text)
+
+
 def read_layer(path: Path, layer: str | None, encoding: str | None, label: str) -> gpd.GeoDataFrame:
+    if "://" in str(path):
+        raise InputError(str(path), None, "is a URL; landalloc reads local files only", "download it and name the local path")
     if not path.exists():
         raise InputError(str(path), None, "parcel layer not found", f"check `parcels.path` in {label}")
+    if not (path.is_file() or path.is_dir()):
+        raise InputError(str(path), None, "is not a regular file (device, pipe or socket)", "name a GIS file")
+    cp1258 = encoding is not None and encoding.replace("-", "").lower() in ("cp1258", "windows1258")
     try:
         kwargs = {"layer": layer} if layer else {}
         if encoding:
-            kwargs["encoding"] = encoding
+            kwargs["encoding"] = "latin-1" if cp1258 else encoding
         gdf = pyogrio.read_dataframe(path, **kwargs)
     except Exception as e:  # pyogrio raises several DataSource/Field errors; all mean "cannot read"
         raise InputError(str(path), f"layer {layer}" if layer else None, f"cannot read as a GIS layer: {e}",
                          "give a GeoPackage, Shapefile or GeoJSON (and `parcels.layer` for multi-layer files)") from None
+    if cp1258:
+        gdf = _decode_cp1258(gdf)
+    for col in gdf.columns:
+        if col != gdf.geometry.name and gdf[col].dtype == object and _looks_legacy(gdf[col].head(2000)):
+            raise InputError(str(path), col, _VIETNAMESE_LEGACY_HINT,
+                             "or, for Windows-1258 text, set `parcels.encoding: cp1258` in the scenario")
     return gdf
+
+
+def _check_geometry(gdf: gpd.GeoDataFrame, id_field: str, label: str, repair: bool, notes: list[str]) -> gpd.GeoDataFrame:
+    geom = gdf.geometry
+    empty = geom.isna() | geom.is_empty
+    if empty.any():
+        raise InputError(label, "geometry", f"{empty.sum()} empty geometries, parcel ids {list(gdf.loc[empty, id_field][:5])}",
+                         "delete or redraw those parcels")
+    polygonal = geom.geom_type.isin(["Polygon", "MultiPolygon"])
+    if not polygonal.all():
+        raise InputError(label, "geometry", f"non-polygon geometries ({sorted(set(geom.geom_type[~polygonal]))}), "
+                         f"parcel ids {list(gdf.loc[~polygonal, id_field][:5])}", "parcels must be polygons")
+    invalid = ~geom.is_valid
+    if invalid.any():
+        ids = list(gdf.loc[invalid, id_field][:5])
+        if not repair:
+            raise InputError(label, "geometry", f"{invalid.sum()} invalid geometries, parcel ids {ids}",
+                             "repair them (QGIS: Fix geometries) or run with --repair")
+        # make_valid may return collections with stray lines; keep the polygonal part
+        fixed = [shapely.union_all([g for g in shapely.get_parts(f) if g.geom_type in ("Polygon", "MultiPolygon")])
+                 for f in shapely.make_valid(geom[invalid].to_numpy())]
+        gdf = gdf.copy()
+        gdf.loc[invalid, gdf.geometry.name] = gpd.GeoSeries(fixed, index=gdf.index[invalid], crs=gdf.crs)
+        notes.append(f"{label}: repaired {invalid.sum()} invalid geometries with make_valid (parcel ids {ids})")
+    return gdf
+
+
+def _check_overlaps(gdf: gpd.GeoDataFrame, id_field: str, label: str, tolerance_m2: float) -> None:
+    geoms = gdf.geometry.to_numpy()
+    left, right = gdf.sindex.query(geoms, predicate="intersects")
+    keep = left < right
+    left, right = left[keep], right[keep]
+    overlap = shapely.area(shapely.intersection(geoms[left], geoms[right]))
+    bad = overlap > tolerance_m2
+    if bad.any():
+        ids = gdf[id_field].to_numpy()
+        pairs = [f"{ids[a]}/{ids[b]} ({o:,.0f} m²)" for a, b, o in zip(left[bad][:5], right[bad][:5], overlap[bad][:5])]
+        raise InputError(label, "geometry", f"{bad.sum()} pairs of parcels overlap by more than {tolerance_m2} m²: "
+                         f"{', '.join(pairs)}", "remove the overlaps (QGIS: Topology checker) or raise parcels.overlap_tolerance_m2")
 
 
 def load_instance(loaded: LoadedScenario) -> Instance:
@@ -139,15 +211,8 @@ def load_instance(loaded: LoadedScenario) -> Instance:
         if name not in gdf.columns:
             raise InputError(label, name, f"field missing (the {role} field, parcels.fields.{role})",
                              f"add it or map parcels.fields.{role} to an existing field ({', '.join(map(str, gdf.columns[:12]))})")
-    geom = gdf.geometry
-    empty = geom.isna() | geom.is_empty
-    if empty.any():
-        raise InputError(label, "geometry", f"{empty.sum()} empty geometries, parcel ids {list(gdf.loc[empty, f.id][:5])}",
-                         "delete or redraw those parcels")
-    invalid = ~geom.is_valid
-    if invalid.any():
-        raise InputError(label, "geometry", f"{invalid.sum()} invalid geometries, parcel ids {list(gdf.loc[invalid, f.id][:5])}",
-                         "repair them (QGIS: Fix geometries)")
+    notes: list[str] = []
+    gdf = _check_geometry(gdf, f.id, label, src.repair, notes)
     ids = gdf[f.id]
     if ids.isna().any():
         raise InputError(label, f.id, "empty parcel id(s)", "give every parcel an id")
@@ -155,7 +220,10 @@ def load_instance(loaded: LoadedScenario) -> Instance:
     if dup.any():
         raise InputError(label, f.id, f"duplicate parcel ids: {sorted(set(ids[dup].tolist()))[:5]}", "make ids unique")
     if gdf.crs != target:
+        kind = "geographic" if gdf.crs.is_geographic else "projected"
+        notes.append(f"{label}: reprojected from {kind} {gdf.crs.to_string()} to {target.to_string()} to measure areas")
         gdf = gdf.to_crs(target)
+    _check_overlaps(gdf, f.id, label, src.overlap_tolerance_m2)
     gdf = gdf.sort_values(f.id, kind="stable").reset_index(drop=True)
     current = _nfc(gdf[f.current_use].astype(object).where(gdf[f.current_use].notna(), ""))
     unknown = sorted(set(current) - set(sc.land_uses))
@@ -181,4 +249,4 @@ def load_instance(loaded: LoadedScenario) -> Instance:
     id_arr.setflags(write=False)
     return Instance(path=path, sha256=sha256_file(path), crs=target, ids=id_arr, area_ha=area, current_use=current,
                     district=district, attrs=attrs, geometry=gdf.geometry, area_source=area_source,
-                    adjacency_kind=src.adjacency)
+                    adjacency_kind=src.adjacency, notes=tuple(notes))

@@ -23,9 +23,9 @@ from .explain import binding_rows, diagnose, marginal_values
 from .errors import EXIT_INFEASIBLE, EXIT_NO_SOLUTION, EXIT_OK, SolverFailure
 from .instance import Instance, load_instance, sha256_file
 from .runio import write_run_dir
-from .scenario import LoadedScenario, parse_scenario
+from .scenario import LoadedScenario
 from .solvers import get_adapter
-from .solvers.base import INFEASIBLE, OPTIMAL, SolveResult
+from .solvers.base import INFEASIBLE, INTERRUPTED, OPTIMAL, SolveResult
 from .verify import VerifyReport, verify_allocation
 
 _PACKAGES = ("numpy", "scipy", "pandas", "geopandas", "shapely", "pyproj", "pyogrio", "pydantic",
@@ -40,16 +40,6 @@ def versions() -> dict[str, str]:
         except importlib.metadata.PackageNotFoundError:
             out[pkg] = "not installed"
     return out
-
-
-def with_solver_overrides(loaded: LoadedScenario, **overrides) -> LoadedScenario:
-    """The scenario with CLI solver settings applied (None = keep), re-validated as a whole."""
-    overrides = {k: v for k, v in overrides.items() if v is not None}
-    if not overrides:
-        return loaded
-    raw = dict(loaded.raw)
-    raw["solver"] = {**raw.get("solver", {}), **overrides}
-    return parse_scenario(raw, loaded.label, loaded.base_dir, loaded.path, loaded.sha256)
 
 
 @dataclass
@@ -109,6 +99,7 @@ def solve_scenario(loaded: LoadedScenario, out: Path | None, *, alternatives: in
         "model": {"columns": model.n_cols, "rows": model.n_rows, "nonzeros": int(model.A.nnz),
                   "parcels": instance.n, "ineligible_pairs": len(model.ineligible), "sense": model.sense},
         "area_source": instance.area_source,
+        "notes": list(instance.notes),
         "reachability": reach,
         "inputs": _inputs(loaded, instance, compiled),
         "versions": versions(),
@@ -121,7 +112,13 @@ def solve_scenario(loaded: LoadedScenario, out: Path | None, *, alternatives: in
                              solver=adapter.name, solver_version=adapter.version(), time_s=0.0,
                              seed=sc.solver.seed, threads=sc.solver.threads, detail="pre-solve reachability")
     else:
-        result = adapter.solve(model, sc.solver)
+        try:
+            result = adapter.solve(model, sc.solver)
+        except KeyboardInterrupt:
+            # adapters that can stop gracefully (HiGHS) return their incumbent themselves; this is the rest
+            result = SolveResult(termination=INTERRUPTED, has_solution=False, x=None, objective=None, bound=None,
+                                 solver=adapter.name, solver_version=adapter.version(), time_s=0.0,
+                                 seed=sc.solver.seed, threads=sc.solver.threads, detail="interrupted (Ctrl-C)")
     timings["solve_s"] = result.time_s
     run.update({
         "status": status_of(result),
@@ -184,7 +181,8 @@ def solve_scenario(loaded: LoadedScenario, out: Path | None, *, alternatives: in
                 run["alternatives"].append(item)
             run["alternatives_min_difference_pct"] = min_difference
             timings["alternatives_s"] = time.perf_counter() - t
-        exit_code = EXIT_OK
+        # a plan stopped by a limit or Ctrl-C is saved, but the exit code says it is not proven
+        exit_code = EXIT_OK if result.termination == OPTIMAL else EXIT_NO_SOLUTION
     elif result.termination == INFEASIBLE:
         t = time.perf_counter()
         diag_result, diagnosis, elastic = diagnose(compiled, sc.solver, sc.diagnosis)

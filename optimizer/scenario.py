@@ -8,6 +8,7 @@ Unknown keys are errors, so a typo never silently drops a quota.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from pathlib import Path
 from typing import Any, Literal
@@ -49,6 +50,8 @@ class ParcelSource(_Strict):
     fields: FieldMap = FieldMap()
     adjacency: Literal["rook", "queen"] = "rook"
     encoding: str | None = Field(None, description="text encoding of a Shapefile's .dbf when not UTF-8, e.g. cp1258")
+    repair: bool = Field(False, description="repair invalid geometries with make_valid instead of refusing them")
+    overlap_tolerance_m2: float = Field(1.0, ge=0, description="parcels overlapping by more than this are refused")
 
 
 class Region(_Strict):
@@ -265,3 +268,24 @@ def load_scenario(path: str | Path) -> LoadedScenario:
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else None
         raise InputError(label, where, f"invalid YAML: {getattr(e, 'problem', e)}", "fix the YAML syntax") from None
     return parse_scenario(raw, label, path.parent.resolve(), path.resolve(), hashlib.sha256(data).hexdigest())
+
+
+def apply_overrides(loaded: LoadedScenario, overrides: dict[str, Any]) -> LoadedScenario:
+    """The scenario with dotted-path overrides (``solver.time_limit``, ``quotas.SKK.hi``) applied to its
+    raw mapping and re-validated as a whole, so an override can never bypass the schema."""
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    if not overrides:
+        return loaded
+    raw = copy.deepcopy(loaded.raw)
+    for dotted, value in overrides.items():
+        node = raw
+        parts = dotted.split(".")
+        for part in parts[:-1]:
+            nxt = node.get(part) if isinstance(node, dict) else None
+            if nxt is None:
+                nxt = node[part] = {}
+            if not isinstance(nxt, dict):
+                raise InputError(loaded.label, dotted, f"{part!r} is not a mapping, cannot set {dotted}", "check the path")
+            node = nxt
+        node[parts[-1]] = value
+    return parse_scenario(raw, loaded.label, loaded.base_dir, loaded.path, loaded.sha256)

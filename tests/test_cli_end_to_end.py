@@ -122,23 +122,23 @@ def test_infeasible_quota_exits_3_with_diagnosis(cli, tmp_path):
     raw = yaml.safe_load(TINY.read_text())
     raw["parcels"]["path"] = str(TINY.parent / "parcels.geojson")
     raw["constraints"]["allowed_uses"]["layer"] = str(TINY.parent / "zones.geojson")
-    raw["quotas"]["SKK"] = {"lo": 10, "hi": 12}
+    raw["quotas"]["SKK"] = {"lo": 7, "hi": 7}
     sc = tmp_path / "big.yaml"
     sc.write_text(yaml.safe_dump(raw, allow_unicode=True))
     res = cli("solve", sc, "--out", tmp_path / "run", "--json")
     assert res.exit_code == 3
     run = json.loads(res.stdout)
     assert run["status"] == "infeasible"
-    # SKK-eligible: p1, p2, p4, p5 = 6 ha; asked 10 → shortfall 4 ha, before any solver runs …
+    # SKK-eligible: p1, p2, p4, p5 = 6 ha; asked 7 → shortfall 1 ha, before any solver runs …
     pre = [r for r in run["reachability"] if not r["reachable"]]
-    assert [(r["key"], r["required"], r["achievable"], r["shortfall"]) for r in pre] == [("SKK", 10.0, 6.0, 4.0)]
+    assert [(r["key"], r["required"], r["achievable"], r["shortfall"]) for r in pre] == [("SKK", 7.0, 6.0, 1.0)]
     # … and the elastic re-solve names the same quota with the same numbers
     assert [{k: d[k] for k in ("family", "key", "required", "achievable", "shortfall")} for d in run["diagnosis"]] == [
-        {"family": "quota_area", "key": "SKK", "required": 10.0, "achievable": 6.0, "shortfall": 4.0}]
-    assert run["diagnosis_total_shortfall"] == 4.0
+        {"family": "quota_area", "key": "SKK", "required": 7.0, "achievable": 6.0, "shortfall": 1.0}]
+    assert run["diagnosis_total_shortfall"] == 1.0
     plan = pyogrio.read_dataframe(tmp_path / "run" / "diagnosis_plan.gpkg", layer="allocation")
     assert plan.loc[plan["new_use"] == "SKK", "area_ha"].sum() == 6.0
-    assert "shortfall 4.00" in res.stderr
+    assert "shortfall 1.00" in res.stderr
 
 
 def test_binding_quotas_with_marginal_values(cli, tmp_path):

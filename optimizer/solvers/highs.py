@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import numpy as np
@@ -63,7 +64,12 @@ class HighsAdapter(base.Adapter):
             if status != hp.HighsStatus.kOk:
                 raise SolverUnavailable(f"HiGHS rejected option {k}={v!r}")
         t0 = time.perf_counter()
-        h.run()
+        if threading.current_thread() is threading.main_thread():
+            # Ctrl-C stops the search gracefully and keeps the incumbent (termination "interrupted")
+            h.HandleKeyboardInterrupt = True
+            h.solve()
+        else:
+            h.run()
         elapsed = time.perf_counter() - t0
         ms = h.getModelStatus()
         info = h.getInfo()
