@@ -10,7 +10,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from .errors import LandallocError
+from .errors import EXIT_NO_SOLUTION, LandallocError
 from .runio import dumps
 
 err_console = Console(stderr=True)
@@ -27,6 +27,9 @@ def handle_errors(fn):
         except LandallocError as e:
             err_console.print(f"[bold red]error:[/] {e}", highlight=False, markup=True, soft_wrap=True)
             sys.exit(e.exit_code)
+        except KeyboardInterrupt:
+            err_console.print("interrupted before a solver was running; nothing was written")
+            sys.exit(EXIT_NO_SOLUTION)
 
     return wrapper
 
@@ -138,7 +141,8 @@ def solve(scenario, out, solver, time_limit, gap, seed, threads, repair, alterna
     loaded = apply_overrides(load_scenario(scenario), {
         "solver.name": solver, "solver.time_limit": time_limit, "solver.gap": gap, "solver.seed": seed,
         "solver.threads": threads, "parcels.repair": repair})
-    outcome = solve_scenario(loaded, out, alternatives=alternatives, min_difference=min_difference, marginals=marginals)
+    outcome = solve_scenario(loaded, out, alternatives=alternatives, min_difference=min_difference, marginals=marginals,
+                             log=lambda msg: err_console.print(msg, highlight=False, style="dim"))
     if as_json:
         click.echo(dumps({k: v for k, v in outcome.run.items() if k != "scenario"}))
         print_diagnosis(outcome.run)  # stderr: stdout stays JSON only
@@ -222,5 +226,3 @@ def verify(run_dir, as_json):
     sys.exit(0 if report.ok else 1)
 
 
-if __name__ == "__main__":  # pragma: no cover
-    main()

@@ -112,21 +112,32 @@ _VIETNAMESE_LEGACY_HINT = ("the text looks like a legacy Vietnamese encoding (TC
                            "read; convert the layer to Unicode (e.g. with Unikey's converter) and save as GeoPackage")
 
 
+def _is_text(col: pd.Series) -> bool:
+    return pd.api.types.is_object_dtype(col) or pd.api.types.is_string_dtype(col)
+
+
 def _decode_cp1258(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """GDAL reads CP1258 .dbf text with each value's last character cut off; read it as latin-1
     (byte-transparent) and decode CP1258 here instead, then normalize to NFC."""
     for col in gdf.columns:
-        if col != gdf.geometry.name and gdf[col].dtype == object:
+        if col != gdf.geometry.name and _is_text(gdf[col]):
             gdf[col] = [unicodedata.normalize("NFC", v.encode("latin-1").decode("cp1258")) if isinstance(v, str) else v
                         for v in gdf[col]]
     return gdf
 
 
+_VIETNAMESE_LATIN1 = set("àáâãèéêìíòóôõùúýÀÁÂÃÈÉÊÌÍÒÓÔÕÙÚÝ")
+
+
 def _looks_legacy(values) -> bool:
-    """TCVN3/VNI text read as latin-1/cp1252 is full of symbols that never occur in Vietnamese words."""
-    odd = set("¸µ¶·¹¨¾»¼½Æ©ÇÊ®ËÌÏÍÑÎ¤¥§Ü×ØÛÚ¡¢ð")
+    """TCVN3/VNI text read through a Latin code page shows Latin-1 symbols that Unicode Vietnamese
+    never uses (Ö, ¸, », ä …); Unicode Vietnamese uses only a few Latin-1 letters and U+1Exx."""
     text = "".join(v for v in values if isinstance(v, str))
-    return len(text) > 0 and sum(ch in odd for ch in text) > 0.05 * len(text)
+    if any("\u1ea0" <= ch <= "\u1ef9" or ch in "ăĂđĐĩĨũŨơƠưƯ" for ch in text):
+        return False  # real Unicode Vietnamese present
+    latin1 = [ch for ch in text if "\x80" <= ch <= "\xff"]
+    odd = sum(ch not in _VIETNAMESE_LATIN1 for ch in latin1)
+    return odd >= 3 and odd >= 0.3 * len(latin1)
 
 
 def read_layer(path: Path, layer: str | None, encoding: str | None, label: str) -> gpd.GeoDataFrame:
@@ -140,7 +151,7 @@ def read_layer(path: Path, layer: str | None, encoding: str | None, label: str) 
     try:
         kwargs = {"layer": layer} if layer else {}
         if encoding:
-            kwargs["encoding"] = "latin-1" if cp1258 else encoding
+            kwargs["encoding"] = "ISO-8859-1" if cp1258 else encoding
         gdf = pyogrio.read_dataframe(path, **kwargs)
     except Exception as e:  # pyogrio raises several DataSource/Field errors; all mean "cannot read"
         raise InputError(str(path), f"layer {layer}" if layer else None, f"cannot read as a GIS layer: {e}",
@@ -148,7 +159,7 @@ def read_layer(path: Path, layer: str | None, encoding: str | None, label: str) 
     if cp1258:
         gdf = _decode_cp1258(gdf)
     for col in gdf.columns:
-        if col != gdf.geometry.name and gdf[col].dtype == object and _looks_legacy(gdf[col].head(2000)):
+        if col != gdf.geometry.name and _is_text(gdf[col]) and _looks_legacy(gdf[col].head(2000)):
             raise InputError(str(path), col, _VIETNAMESE_LEGACY_HINT,
                              "or, for Windows-1258 text, set `parcels.encoding: cp1258` in the scenario")
     return gdf

@@ -9,6 +9,7 @@ import datetime as _dt
 import importlib.metadata
 import platform
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,8 +76,14 @@ def certificate(result: SolveResult) -> dict:
 
 
 def solve_scenario(loaded: LoadedScenario, out: Path | None, *, alternatives: int = 0,
-                   min_difference: float = 10.0, marginals: bool | None = None) -> RunOutcome:
+                   min_difference: float = 10.0, marginals: bool | None = None,
+                   log: Callable[[str], None] | None = None) -> RunOutcome:
+    """``log`` receives one-line progress messages (the CLI prints them on stderr)."""
+    if "marxan" in loaded.scenario.metadata:  # hook: Marxan-imported scenarios have no geometry (optimizer/marxan)
+        from .marxan.scenario import solve_marxan_scenario
+        return solve_marxan_scenario(loaded, out)
     sc = loaded.scenario
+    log = log or (lambda msg: None)
     timings: dict[str, float] = {}
     t = time.perf_counter()
     instance = load_instance(loaded)
@@ -112,6 +119,8 @@ def solve_scenario(loaded: LoadedScenario, out: Path | None, *, alternatives: in
                              solver=adapter.name, solver_version=adapter.version(), time_s=0.0,
                              seed=sc.solver.seed, threads=sc.solver.threads, detail="pre-solve reachability")
     else:
+        log(f"solving {model.n_cols:,} columns × {model.n_rows:,} rows with {adapter.name} "
+            f"(time limit {sc.solver.time_limit:g} s, gap {sc.solver.gap:g}; Ctrl-C keeps the best plan so far)")
         try:
             result = adapter.solve(model, sc.solver)
         except KeyboardInterrupt:

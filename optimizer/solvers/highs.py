@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import threading
 import time
 
@@ -67,7 +69,8 @@ class HighsAdapter(base.Adapter):
         if threading.current_thread() is threading.main_thread():
             # Ctrl-C stops the search gracefully and keeps the incumbent (termination "interrupted")
             h.HandleKeyboardInterrupt = True
-            h.solve()
+            with contextlib.redirect_stdout(sys.stderr):  # highspy's "Ctrl-C pressed" notice; stdout may be JSON
+                h.solve()
         else:
             h.run()
         elapsed = time.perf_counter() - t0
