@@ -200,6 +200,52 @@ def explain(scenario, as_json):
     sys.exit(3 if any(not r["reachable"] for r in reach) else 0)
 
 
+@main.command("instance-info")
+@click.argument("scenario", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
+@handle_errors
+def instance_info(scenario, as_json):
+    """Summarize the parcel layer of SCENARIO: areas per district vs official, land balance, zones, synthetic fields.
+
+    \b
+    Example:
+      landalloc instance-info instances/cao_bang/scenarios/cao_bang_2030.yaml
+    """
+    from .info import instance_info as info
+    from .scenario import load_scenario
+
+    data = info(load_scenario(scenario))
+    if as_json:
+        click.echo(dumps(data))
+        return
+    console.print(f"[bold]{data['scenario']}[/]: {data['parcels']:,} parcels, {data['total_area_ha']:,.2f} ha in {data['crs']}"
+                  + (f" (natural area {data['natural_area_ha']:,.0f} ha, {data['difference_to_natural_pct']:+.3f} %)"
+                     if data["natural_area_ha"] else ""))
+    t = Table(title="districts", title_justify="left")
+    for col in ("district", "parcels", "area ha", "official ha", "diff %"):
+        t.add_column(col)
+    for d in data["districts"]:
+        t.add_row(d["district"], f"{d['parcels']:,}", f"{d['area_ha']:,.2f}", _fmt(d["official_ha"], 2), _fmt(d["difference_pct"], 3))
+    console.print(t)
+    b = Table(title=f"land balance (forest cover {data['forest_cover_pct']:.2f} %)", title_justify="left")
+    b.add_column("group / code")
+    b.add_column("ha", justify="right")
+    for k, v in data["land_balance_by_group_ha"].items():
+        b.add_row(f"[bold]{k}[/]", f"{v:,.2f}")
+    for k, v in data["land_balance_by_code_ha"].items():
+        b.add_row(f"  {k}", f"{v:,.2f}")
+    console.print(b)
+    if data["zones"]:
+        z = Table(title="zones", title_justify="left")
+        for col in ("class", "name", "ha", "within parcels ha"):
+            z.add_column(col)
+        for r in data["zones"]:
+            z.add_row(r["zone_class"], r["zone_name"], f"{r['area_ha']:,.2f}", f"{r['in_parcels_ha']:,.2f}")
+        console.print(z)
+    if data["synthetic_fields"]:
+        console.print("[yellow]synthetic fields[/]: " + ", ".join(data["synthetic_fields"]))
+
+
 @main.command()
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="print the verification as JSON")

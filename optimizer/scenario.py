@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -138,6 +139,8 @@ class OutputSettings(_Strict):
 
 
 class Scenario(_Strict):
+    extends: str | None = Field(None, description="base scenario this one overrides (path relative to this file); "
+                                "already merged when the model is validated")
     name: str
     title: str | None = None
     description: str | None = None
@@ -252,9 +255,7 @@ def parse_scenario(raw: Any, label: str, base_dir: Path, path: Path | None = Non
     return LoadedScenario(scenario=scenario, path=path, base_dir=base_dir, raw=raw, sha256=sha256)
 
 
-def load_scenario(path: str | Path) -> LoadedScenario:
-    """Read and validate a scenario YAML file (safe loader: no object construction)."""
-    path = Path(path)
+def _read_yaml(path: Path) -> tuple[Any, bytes]:
     label = str(path)
     if not path.is_file():
         raise InputError(label, None, "scenario file not found", "check the path")
@@ -267,7 +268,70 @@ def load_scenario(path: str | Path) -> LoadedScenario:
         mark = getattr(e, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else None
         raise InputError(label, where, f"invalid YAML: {getattr(e, 'problem', e)}", "fix the YAML syntax") from None
-    return parse_scenario(raw, label, path.parent.resolve(), path.resolve(), hashlib.sha256(data).hexdigest())
+    return raw, data
+
+
+def deep_merge(base: dict, override: dict) -> dict:
+    """Mappings merge key by key; anything else in ``override`` replaces; ``null`` removes the key."""
+    out = dict(base)
+    for k, v in override.items():
+        if v is None:
+            out.pop(k, None)
+        elif isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = deep_merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def _resolve_extends(path: Path, chain: tuple[Path, ...]) -> tuple[dict, str]:
+    """The raw scenario with its ``extends:`` chain merged (base first); paths of a base are rebased
+    so they stay relative to the file that named them. Returns (raw, combined sha256)."""
+    raw, data = _read_yaml(path)
+    if not isinstance(raw, dict):
+        raise InputError(str(path), None, "the scenario must be a YAML mapping", "start from an example in instances/")
+    digest = hashlib.sha256(data)
+    base_ref = raw.get("extends")
+    if base_ref is None:
+        return raw, digest.hexdigest()
+    if not isinstance(base_ref, str):
+        raise InputError(str(path), "extends", "must be a path to another scenario file", "quote the path")
+    base_path = (path.parent / base_ref).resolve()
+    if base_path in chain + (path,):
+        cycle = " → ".join(str(p.name) for p in chain + (path, base_path))
+        raise InputError(str(path), "extends", f"circular extends: {cycle}", "remove one of the extends links")
+    base_raw, base_sha = _resolve_extends(base_path, chain + (path,))
+    base_raw = _rebase_paths(base_raw, base_path.parent, path.parent)
+    merged = deep_merge(base_raw, {k: v for k, v in raw.items() if k != "extends"})
+    merged["extends"] = base_ref
+    digest.update(base_sha.encode())
+    return merged, digest.hexdigest()
+
+
+_PATH_KEYS = ("path", "layer", "zone_layer", "districts_layer", "places_layer", "dir")
+
+
+def _rebase_paths(node: Any, from_dir: Path, to_dir: Path) -> Any:
+    """Relative file paths in a base scenario, rewritten relative to the extending file."""
+    if isinstance(node, dict):
+        out = {}
+        for k, v in node.items():
+            if k in _PATH_KEYS and isinstance(v, str) and "://" not in v and not Path(v).is_absolute() and \
+                    (from_dir / v).exists():
+                out[k] = os.path.relpath(from_dir / v, to_dir)
+            else:
+                out[k] = _rebase_paths(v, from_dir, to_dir)
+        return out
+    if isinstance(node, list):
+        return [_rebase_paths(v, from_dir, to_dir) for v in node]
+    return node
+
+
+def load_scenario(path: str | Path) -> LoadedScenario:
+    """Read and validate a scenario YAML file (safe loader: no object construction), merging ``extends:``."""
+    path = Path(path)
+    raw, sha = _resolve_extends(path.resolve() if path.exists() else path, ())
+    return parse_scenario(raw, str(path), path.parent.resolve(), path.resolve(), sha)
 
 
 def apply_overrides(loaded: LoadedScenario, overrides: dict[str, Any]) -> LoadedScenario:
