@@ -20,11 +20,15 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .compile import Compiled
+from .compile import Compiled  # a phased problem offers the same .model
 from .model import CompiledModel, extend, with_row_bounds
 from .scenario import DiagnosisSettings, SolverSettings
 from .solvers import get_adapter
 from .solvers.base import OPTIMAL, SolveResult
+
+
+def _period(model: CompiledModel, r: int) -> dict:
+    return {"period": model.rows["period"].iat[r]} if "period" in model.rows else {}
 
 
 def _weight(settings: DiagnosisSettings, family: str, key: str) -> float:
@@ -66,7 +70,7 @@ def diagnose(compiled: Compiled, solver: SolverSettings, settings: DiagnosisSett
             required = float(model.row_lo[r] if side == "lo" else model.row_hi[r])
             out.append({"family": model.rows["family"].iat[r], "key": model.rows["key"].iat[r], "side": side,
                         "unit": model.rows["unit"].iat[r], "required": required, "achievable": float(act[r]),
-                        "shortfall": s, "weight": float(w)})
+                        "shortfall": s, "weight": float(w), **_period(model, r)})
     return result, out, elastic
 
 
@@ -76,7 +80,7 @@ def binding_rows(model: CompiledModel, x: np.ndarray, tol: float = 1e-6) -> pd.D
     soft = rows["soft"].to_numpy(dtype=bool)
     at_lo = soft & np.isfinite(model.row_lo) & (np.abs(act - model.row_lo) <= tol * np.maximum(1, np.abs(model.row_lo)))
     at_hi = soft & np.isfinite(model.row_hi) & (np.abs(act - model.row_hi) <= tol * np.maximum(1, np.abs(model.row_hi)))
-    out = rows.loc[at_lo | at_hi, ["family", "key", "lo", "hi", "unit"]].copy()
+    out = rows.loc[at_lo | at_hi, [c for c in ("family", "key", "lo", "hi", "unit", "period") if c in rows]].copy()
     out["activity"] = act[at_lo | at_hi]
     out["side"] = np.where(at_lo[at_lo | at_hi] & at_hi[at_lo | at_hi], "both", np.where(at_lo[at_lo | at_hi], "lo", "hi"))
     return out
@@ -95,7 +99,7 @@ def marginal_values(compiled: Compiled, solver: SolverSettings, base: SolveResul
         else:
             new_lo, new_hi = lo, hi + step
         res = adapter.solve(with_row_bounds(model, r, new_lo, new_hi), solver)
-        item = {"family": row["family"], "key": row["key"], "side": row["side"], "unit": row["unit"],
+        item = {"family": row["family"], "key": row["key"], "side": row["side"], "unit": row["unit"], **_period(model, r),
                 "bound": float(lo if row["side"] in ("lo", "both") else hi), "moved_to": float(new_lo if row["side"] in ("lo", "both") else new_hi),
                 "termination": res.termination, "gap": res.gap, "objective": res.objective}
         item["marginal_value"] = None if res.objective is None else (res.objective - base.objective) / step

@@ -14,20 +14,22 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
+import pandas as pd
 
 from . import __version__
-from .compile import Compiled, compile_model
+from .compile import compile_model
 from .decode import decode
 from .diagnose import reachability
 from .explain import alternatives as _alternatives
 from .explain import binding_rows, diagnose, marginal_values
-from .errors import EXIT_INFEASIBLE, EXIT_NO_SOLUTION, EXIT_OK, SolverFailure
+from .errors import EXIT_INFEASIBLE, EXIT_NO_SOLUTION, EXIT_OK, InputError, SolverFailure
 from .instance import Instance, load_instance, sha256_file
+from .phasing import compile_phased
 from .runio import write_run_dir
 from .scenario import LoadedScenario
 from .solvers import get_adapter
 from .solvers.base import INFEASIBLE, INTERRUPTED, OPTIMAL, SolveResult
-from .verify import VerifyReport, verify_allocation
+from .verify import VerifyReport, verify_plan
 
 _PACKAGES = ("numpy", "scipy", "pandas", "geopandas", "shapely", "pyproj", "pyogrio", "pydantic",
              "highspy", "PuLP", "ortools")
@@ -57,14 +59,62 @@ def status_of(result: SolveResult) -> str:
     return "infeasible" if result.termination == INFEASIBLE else "no_solution"
 
 
-def _inputs(loaded: LoadedScenario, instance: Instance, compiled: Compiled) -> list[dict]:
+class Problem:
+    """A compiled scenario as the run sees it: the model, and how to decode and verify its plans.
+    Single-period and phased scenarios differ only here."""
+
+    def __init__(self, loaded: LoadedScenario, instance: Instance):
+        self.loaded, self.instance = loaded, instance
+        self.phased = None
+        if loaded.scenario.periods:
+            self.phased = compile_phased(instance, loaded)
+            self.model = self.phased.model
+            self.parts = [(b.name, b.loaded, b.compiled) for b in self.phased.blocks]
+        else:
+            self.compiled = compile_model(instance, loaded)
+            self.model = self.compiled.model
+            self.parts = [(None, loaded, self.compiled)]
+
+    @property
+    def families(self) -> list:
+        return [f for _, _, c in self.parts for f in c.families]
+
+    def reachability(self) -> list[dict]:
+        out = []
+        for period, _, comp in self.parts:
+            out += [{**r, **({"period": period} if period else {})} for r in reachability(comp, self.instance)]
+        return out
+
+    def _slices(self, x):
+        if self.phased is None:
+            return [(None, self.loaded, self.compiled, x)]
+        return [(b.name, b.loaded, b.compiled, self.phased.x_of(b, x)) for b in self.phased.blocks]
+
+    def decode(self, x) -> gpd.GeoDataFrame:
+        plans = []
+        for period, _, comp, xs in self._slices(x):
+            plan = decode(comp, self.instance, xs)
+            if period is not None:
+                plan.insert(plan.columns.get_loc("site") + 1, "period", period)
+            plans.append(plan)
+        return plans[0] if len(plans) == 1 else gpd.GeoDataFrame(pd.concat(plans, ignore_index=True), crs=plans[0].crs)
+
+    def verify(self, plan: gpd.GeoDataFrame) -> VerifyReport:
+        return verify_plan(self.loaded, self.instance, plan, {period: comp.families for period, _, comp in self.parts})
+
+
+def _inputs(loaded: LoadedScenario, instance: Instance, families: list) -> list[dict]:
     items = []
     if loaded.path is not None:
         items.append({"role": "scenario", "path": str(loaded.path), "sha256": loaded.sha256})
     items.append({"role": "parcels", "path": str(instance.path.resolve()), "sha256": instance.sha256})
-    for fam in compiled.families:
+    seen = set()
+    for fam in families:
         for p in fam.input_paths():
-            items.append({"role": fam.name, "path": str(Path(p).resolve()), "sha256": sha256_file(Path(p))})
+            p = Path(p).resolve()
+            if (fam.name, p) not in seen:
+                seen.add((fam.name, p))
+                items.append({"role": fam.name, "path": str(p), "sha256": sha256_file(p)})
     return items
 
 
@@ -79,9 +129,6 @@ def solve_scenario(loaded: LoadedScenario, out: Path | None, *, alternatives: in
                    min_difference: float = 10.0, marginals: bool | None = None,
                    log: Callable[[str], None] | None = None) -> RunOutcome:
     """``log`` receives one-line progress messages (the CLI prints them on stderr)."""
-    if "marxan" in loaded.scenario.metadata:  # hook: Marxan-imported scenarios have no geometry (optimizer/marxan)
-        from .marxan.scenario import solve_marxan_scenario
-        return solve_marxan_scenario(loaded, out)
     sc = loaded.scenario
     log = log or (lambda msg: None)
     timings: dict[str, float] = {}
@@ -90,10 +137,10 @@ def solve_scenario(loaded: LoadedScenario, out: Path | None, *, alternatives: in
     timings["load_s"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    compiled = compile_model(instance, loaded)
+    problem = Problem(loaded, instance)
     timings["compile_s"] = time.perf_counter() - t
-    model = compiled.model
-    reach = reachability(compiled, instance)
+    model = problem.model
+    reach = problem.reachability()
 
     run: dict = {
         "landalloc_version": __version__,
@@ -103,12 +150,13 @@ def solve_scenario(loaded: LoadedScenario, out: Path | None, *, alternatives: in
         "scenario_dir": str(loaded.base_dir),
         "seed": sc.solver.seed,
         "solver_settings": sc.solver.model_dump(),
+        "periods": list(sc.periods) if sc.periods else None,
         "model": {"columns": model.n_cols, "rows": model.n_rows, "nonzeros": int(model.A.nnz),
                   "parcels": instance.n, "ineligible_pairs": len(model.ineligible), "sense": model.sense},
         "area_source": instance.area_source,
         "notes": list(instance.notes),
         "reachability": reach,
-        "inputs": _inputs(loaded, instance, compiled),
+        "inputs": _inputs(loaded, instance, problem.families),
         "versions": versions(),
     }
     unreachable = [r for r in reach if not r["reachable"]]
@@ -148,31 +196,38 @@ def solve_scenario(loaded: LoadedScenario, out: Path | None, *, alternatives: in
     if result.has_solution:
         check_plan(model, result)
         t = time.perf_counter()
-        allocation = decode(compiled, instance, result.x)
+        allocation = problem.decode(result.x)
         timings["decode_s"] = time.perf_counter() - t
         t = time.perf_counter()
-        report: VerifyReport = verify_allocation(loaded, instance, allocation, compiled.families)
+        report: VerifyReport = problem.verify(allocation)
         timings["verify_s"] = time.perf_counter() - t
         run["verify"] = report.as_dict()
         run["area_by_use"] = report.area_by_use
-        run["changed_area_ha"] = float(allocation.loc[allocation["changed"], "area_ha"].sum())
-        run["changed_parcels"] = int(allocation["changed"].sum())
+        changed = allocation["changed"].to_numpy(dtype=bool)
+        run["changed_area_ha"] = float(allocation.loc[changed, "area_ha"].sum())
+        run["changed_parcels"] = int(changed.sum())
         for k, v in report.figures.items():
             run[k] = v
         do_marginals = sc.explain.marginal_values if marginals is None else marginals
         t = time.perf_counter()
         binding = binding_rows(model, result.x)
         run["binding"] = [{"family": r.family, "key": r.key, "side": r.side, "unit": r.unit,
-                           "activity": float(r.activity)} for r in binding.itertuples()]
+                           "activity": float(r.activity), **({"period": r.period} if "period" in binding else {})}
+                          for r in binding.itertuples()]
         if do_marginals and len(binding):
-            run["marginal_values"] = marginal_values(compiled, sc.solver, result, sc.explain.marginal_step,
+            log(f"marginal values: re-solving {min(len(binding), sc.explain.max_marginal_rows)} binding row(s)")
+            run["marginal_values"] = marginal_values(problem, sc.solver, result, sc.explain.marginal_step,
                                                      sc.explain.max_marginal_rows)
             run["marginal_values_method"] = ("re-solve with the binding bound moved by "
                                              f"{sc.explain.marginal_step} unit(s); see optimizer/explain.py")
         timings["explain_s"] = time.perf_counter() - t
         if alternatives > 0:
+            if problem.phased is not None:
+                raise InputError(loaded.label, "periods", "--alternatives is not available for phased scenarios yet",
+                                 "run the alternatives on one period's scenario")
             t = time.perf_counter()
             run["alternatives"] = []
+            compiled = problem.compiled
             cols = model.columns.iloc[: compiled.n_assign]
             area = instance.area_ha[cols["parcel"].to_numpy()]
             converted = (result.x[: compiled.n_assign] > 0.5) & ~cols["keep"].to_numpy()
@@ -181,8 +236,8 @@ def solve_scenario(loaded: LoadedScenario, out: Path | None, *, alternatives: in
                 item = {"index": i, **certificate(res), "status": status_of(res)}
                 if res.has_solution:
                     check_plan(alt_model, res)
-                    plan = decode(compiled, instance, res.x)
-                    rep = verify_allocation(loaded, instance, plan, compiled.families)
+                    plan = problem.decode(res.x)
+                    rep = problem.verify(plan)
                     item.update(gap_to_best=abs(res.objective - result.objective) / max(abs(result.objective), 1e-9),
                                 verify=rep.as_dict(), layer=f"alternatives/alternative_{i}.gpkg",
                                 changed_area_ha=float(plan.loc[plan["changed"], "area_ha"].sum()))
@@ -194,14 +249,15 @@ def solve_scenario(loaded: LoadedScenario, out: Path | None, *, alternatives: in
         exit_code = EXIT_OK if result.termination == OPTIMAL else EXIT_NO_SOLUTION
     elif result.termination == INFEASIBLE:
         t = time.perf_counter()
-        diag_result, diagnosis, elastic = diagnose(compiled, sc.solver, sc.diagnosis)
+        log("infeasible: re-solving with soft rows relaxed to find the conflicting requirements")
+        diag_result, diagnosis, elastic = diagnose(problem, sc.solver, sc.diagnosis)
         timings["diagnosis_s"] = time.perf_counter() - t
         run["diagnosis"] = diagnosis
         run["diagnosis_certificate"] = certificate(diag_result)
         run["diagnosis_total_shortfall"] = float(sum(d["shortfall"] for d in diagnosis))
         if diag_result.has_solution:
             run["diagnosis_weighted_relaxation"] = diag_result.objective
-            extra_layers["diagnosis_plan.gpkg"] = decode(compiled, instance, diag_result.x[: model.n_cols])
+            extra_layers["diagnosis_plan.gpkg"] = problem.decode(diag_result.x[: model.n_cols])
         exit_code = EXIT_INFEASIBLE
     else:
         exit_code = EXIT_NO_SOLUTION

@@ -134,6 +134,16 @@ class ExplainSettings(_Strict):
     max_marginal_rows: int = Field(20, ge=0)
 
 
+class Period(_Strict):
+    """One planning horizon: its weight in the objective and what changes from the base scenario."""
+
+    weight: float = Field(1.0, ge=0, description="objective weight (e.g. a discount factor) of this period")
+    overrides: dict[str, Any] = Field(default_factory=dict, description="scenario fields that differ in this period "
+                                      "(quotas, constraints.sites, …), merged over the base like `extends`")
+    site_expansions: dict[str, str] = Field(default_factory=dict, description="site of this period → the site of the "
+                                            "previous period it expands (and must contain)")
+
+
 class OutputSettings(_Strict):
     dir: str | None = Field(None, description="default run directory when --out is not given")
 
@@ -152,6 +162,8 @@ class Scenario(_Strict):
     constraints: dict[str, dict[str, Any]] = Field(default_factory=dict, description="family name → its config")
     objective: Objective = Objective()
     solver: SolverSettings = SolverSettings()
+    periods: dict[str, Period] | None = Field(None, description="planning horizons in order, e.g. \"2030\", \"2050\"; "
+                                              "built stays built from one to the next")
     diagnosis: DiagnosisSettings = DiagnosisSettings()
     explain: ExplainSettings = ExplainSettings()
     output: OutputSettings = OutputSettings()

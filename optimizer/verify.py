@@ -122,6 +122,29 @@ def verify_allocation(loaded: LoadedScenario, instance: Instance, alloc: gpd.Geo
     return VerifyReport(violations, figures, objective, {str(k): round(float(v), 6) for k, v in by_use.items()})
 
 
+def verify_plan(loaded: LoadedScenario, instance: Instance, plan: gpd.GeoDataFrame,
+                families: dict[str | None, list[Family]] | None = None) -> VerifyReport:
+    """Verify a plan of any scenario; a phased plan (one row per parcel and period) is verified period
+    by period with that period's scenario, then for nesting (built stays built, sites expand)."""
+    if not loaded.scenario.periods:
+        return verify_allocation(loaded, instance, plan, (families or {}).get(None))
+    from .phasing import period_scenarios, verify_nesting
+
+    total = VerifyReport([], {}, 0.0, {})
+    per_period = []
+    for period, lt in period_scenarios(loaded):
+        sub = plan[plan["period"] == period].drop(columns="period").reset_index(drop=True)
+        rep = verify_allocation(lt, instance, sub, (families or {}).get(period))
+        per_period.append((period, sub))
+        total.violations += rep.violations
+        for k, rows in rep.figures.items():
+            total.figures.setdefault(k, []).extend({**r, "period": period} for r in rows)
+        total.objective += loaded.scenario.periods[period].weight * (rep.objective or 0.0)
+        total.area_by_use.update({f"{period}:{u}": a for u, a in rep.area_by_use.items()})
+    total.violations += verify_nesting(loaded, per_period)
+    return total
+
+
 def loaded_from_run(run: dict, run_dir: Path) -> LoadedScenario:
     raw = run.get("scenario")
     if not isinstance(raw, dict):
@@ -134,6 +157,9 @@ def verify_run(run_dir: Path) -> tuple[dict, VerifyReport]:
     """Re-check a run directory: inputs unchanged, one use per parcel, every family, the objective."""
     run_dir = Path(run_dir)
     run, alloc = read_run(run_dir)
+    if "marxan" in run:  # hook: runs of Marxan-imported scenarios are verified by optimizer/marxan
+        from .marxan.scenario import verify_marxan_run
+        return verify_marxan_run(run_dir, run)
     if alloc is None:
         raise InputError(str(run_dir), "allocation.gpkg", "no plan in this run (status "
                          f"{run.get('status')!r})", "only runs that found a plan can be verified")
@@ -146,7 +172,7 @@ def verify_run(run_dir: Path) -> tuple[dict, VerifyReport]:
         if not p.exists() or sha256_file(p) != item["sha256"]:
             changed_inputs.append(Violation("inputs", str(p), "input file changed or missing since the run"))
     instance = load_instance(loaded)
-    report = verify_allocation(loaded, instance, alloc)
+    report = verify_plan(loaded, instance, alloc)
     report.violations = changed_inputs + report.violations
     obj = run.get("objective")
     if obj is not None and report.objective is not None:
