@@ -110,3 +110,31 @@ def test_extends_merges_and_detects_cycles(tmp_path):
     (tmp_path / "b.yaml").write_text("extends: a.yaml\nname: b\n")
     with pytest.raises(InputError, match=r"circular extends: a.yaml → b.yaml → a.yaml"):
         load_scenario(tmp_path / "a.yaml")
+
+
+def test_2050_quotas_and_sites():
+    sc = load_scenario(SCEN / "cao_bang_2050.yaml").scenario
+    _band(sc.quotas["SKK"], PLAN_FIGURES["skk_2050_ha"])
+    _band(sc.quotas["SKN"], PLAN_FIGURES["skn_2050_ha"])
+    sites = sc.constraints["sites"]["sites"]
+    assert sum(s["use"] == "SKK" for s in sites) == 4
+    assert sum(s["use"] == "SKN" for s in sites) == 14  # 4 of 2030 (3 expanded, 1 kept) + 10 new
+
+
+def test_phased_scenario_expansions_match_the_plan():
+    from optimizer.phasing import period_scenarios
+
+    loaded = load_scenario(SCEN / "cao_bang_2030_2050.yaml")
+    periods = dict(period_scenarios(loaded))
+    assert list(periods) == ["2030", "2050"]
+    _band(periods["2030"].scenario.quotas["SKK"], PLAN_FIGURES["skk_2030_ha"])
+    _band(periods["2050"].scenario.quotas["SKN"], PLAN_FIGURES["skn_2050_ha"])
+    exp = loaded.scenario.periods["2050"].site_expansions
+    sites_2030 = {s["name"]: s for s in periods["2030"].scenario.constraints["sites"]["sites"]}
+    sites_2050 = {s["name"]: s for s in periods["2050"].scenario.constraints["sites"]["sites"]}
+    assert set(exp.values()) == set(sites_2030)  # every 2030 site lives on in 2050
+    expanded_kcn = [n for n in exp if sites_2050[n]["use"] == "SKK"]
+    new_kcn = [n for n, s in sites_2050.items() if s["use"] == "SKK" and n not in exp]
+    assert len(expanded_kcn) == 2 and len(new_kcn) == 2
+    new_ccn = [n for n, s in sites_2050.items() if s["use"] == "SKN" and n not in exp]
+    assert len(new_ccn) == 10
