@@ -65,6 +65,12 @@ class HighsAdapter(base.Adapter):
             status = h.setOptionValue(k, v)
             if status != hp.HighsStatus.kOk:
                 raise SolverUnavailable(f"HiGHS rejected option {k}={v!r}")
+        # HiGHS can stall after presolve and ignore its own time limit (CONVENTIONS.md); a watchdog asks it to
+        # stop through its interrupt callback a little after the limit, keeping any incumbent
+        h.HandleUserInterrupt = True
+        watchdog = threading.Timer(settings.time_limit * 1.1 + 5.0, h.cancelSolve)
+        watchdog.daemon = True
+        watchdog.start()
         t0 = time.perf_counter()
         if threading.current_thread() is threading.main_thread():
             # Ctrl-C stops the search gracefully and keeps the incumbent (termination "interrupted")
@@ -72,7 +78,8 @@ class HighsAdapter(base.Adapter):
             with contextlib.redirect_stdout(sys.stderr):  # highspy's "Ctrl-C pressed" notice; stdout may be JSON
                 h.solve()
         else:
-            h.run()
+            h.solve()
+        watchdog.cancel()
         elapsed = time.perf_counter() - t0
         ms = h.getModelStatus()
         info = h.getInfo()
@@ -83,6 +90,9 @@ class HighsAdapter(base.Adapter):
             S.kInterrupt: base.INTERRUPTED, S.kIterationLimit: base.OTHER_LIMIT,
             S.kSolutionLimit: base.OTHER_LIMIT, S.kMemoryLimit: base.OTHER_LIMIT,
         }.get(ms, base.ERROR)
+        detail = h.modelStatusToString(ms)
+        if termination == base.INTERRUPTED and elapsed >= settings.time_limit:
+            termination, detail = base.TIME_LIMIT, "time limit (HiGHS stopped by the watchdog after ignoring it)"
         has_solution = info.primal_solution_status == 2
         x = np.array(h.getSolution().col_value) if has_solution else None
         objective = float(info.objective_function_value) if has_solution else None
@@ -93,4 +103,4 @@ class HighsAdapter(base.Adapter):
             bound = objective
         return base.SolveResult(termination=termination, has_solution=has_solution, x=x, objective=objective,
                                 bound=bound, solver=self.name, solver_version=self.version(), time_s=elapsed,
-                                seed=settings.seed, threads=settings.threads, detail=h.modelStatusToString(ms))
+                                seed=settings.seed, threads=settings.threads, detail=detail)
