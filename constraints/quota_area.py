@@ -67,7 +67,7 @@ class QuotaArea(Family):
         for i, (key, q) in enumerate(self.config.quotas.items()):
             sel = use == self._use(key, q)
             if q.region is not None:
-                sel &= self._region_mask(q, inst.text(q.region.field, "quota_area")[parcel])
+                sel = sel & self._region_mask(q, inst.text(q.region.field, "quota_area")[parcel])
             idx = np.nonzero(sel)[0]
             keys.append(key)
             lo.append(np.nan if q.lo is None else q.lo)
@@ -84,7 +84,7 @@ class QuotaArea(Family):
         for key, q in self.config.quotas.items():
             sel = (alloc["new_use"] == self._use(key, q)).to_numpy()
             if q.region is not None:
-                sel &= self._region_mask(q, alloc[q.region.field].astype(str).to_numpy())
+                sel = sel & self._region_mask(q, alloc[q.region.field].astype(str).to_numpy())
             out[key] = float(ctx.area_ha[sel].sum())
         return out
 

@@ -272,3 +272,5 @@ def verify(run_dir, as_json):
     sys.exit(0 if report.ok else 1)
 
 
+
+from .cli_report import report as _report; main.add_command(_report)  # noqa: E402,E702

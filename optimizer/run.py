@@ -265,7 +265,7 @@ def solve_scenario(loaded: LoadedScenario, out: Path | None, *, alternatives: in
     run["scenario"] = loaded.raw
     target = out or (loaded.resolve(sc.output.dir, "output.dir") if sc.output.dir else None)
     if target is not None:
-        write_run_dir(target, run, allocation, extra_layers)
+        write_run_dir(target, run, allocation, extra_layers, style=sc.land_uses)
     return RunOutcome(run=run, allocation=allocation, exit_code=exit_code, out=target)
 
 

@@ -84,8 +84,9 @@ def atomic_write_layer(gdf: gpd.GeoDataFrame, path: Path, layer: str) -> None:
 
 
 def write_run_dir(out: Path, run: dict, allocation: gpd.GeoDataFrame | None,
-                  extra_layers: dict[str, gpd.GeoDataFrame] | None = None) -> Path:
-    """Write run.json, allocation.gpkg and any extra layers (relative path → layer ``allocation``)."""
+                  extra_layers: dict[str, gpd.GeoDataFrame] | None = None, style: dict | None = None) -> Path:
+    """Write run.json, allocation.gpkg and any extra layers (relative path → layer ``allocation``);
+    with ``style`` (code → land use), the plan layer carries a QGIS style coloured like the reports."""
     out = Path(out).absolute()
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / RUN_JSON).exists())):
         raise InputError(str(out), None, "exists and is not a landalloc run directory; refusing to replace it",
@@ -95,6 +96,10 @@ def write_run_dir(out: Path, run: dict, allocation: gpd.GeoDataFrame | None,
     try:
         if allocation is not None:
             write_layer(allocation, tmp / ALLOCATION)
+            if style:
+                from reports.qgis import add_style
+
+                add_style(tmp / ALLOCATION, style)
         for rel, gdf in (extra_layers or {}).items():
             (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
             write_layer(gdf, tmp / rel)

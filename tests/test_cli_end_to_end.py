@@ -28,7 +28,7 @@ def test_tiny_solve_writes_contract_files(cli, tmp_path):
     on_disk = json.loads((tmp_path / "run" / "run.json").read_text())
     assert on_disk["objective"] == run["objective"] and "scenario" in on_disk
     layers = [name for name, _ in pyogrio.list_layers(tmp_path / "run" / "allocation.gpkg")]
-    assert layers == ["allocation"]
+    assert layers == ["allocation", "layer_styles"]  # the plan and its QGIS style (an attribute table)
     plan = gpd.read_file(tmp_path / "run" / "allocation.gpkg", layer="allocation")
     for col in ("parcel_id", "district", "current_use", "new_use", "changed", "reason", "site"):
         assert col in plan.columns
@@ -102,8 +102,8 @@ def test_exclusions_rechecked_by_spatial_join(cli, tmp_path, synthetic_small):
 def test_deterministic_allocation(cli, tmp_path, synthetic_small):
     a = _solve(cli, synthetic_small, tmp_path / "a")
     b = _solve(cli, synthetic_small, tmp_path / "b")
-    pa = pyogrio.read_dataframe(tmp_path / "a" / "allocation.gpkg")
-    pb = pyogrio.read_dataframe(tmp_path / "b" / "allocation.gpkg")
+    pa = pyogrio.read_dataframe(tmp_path / "a" / "allocation.gpkg", layer="allocation")
+    pb = pyogrio.read_dataframe(tmp_path / "b" / "allocation.gpkg", layer="allocation")
     assert a["objective"] == b["objective"]
     assert (pa["new_use"] == pb["new_use"]).all()
 
@@ -155,8 +155,8 @@ def test_alternatives_differ_and_verify(cli, tmp_path):
     alts = run["alternatives"]
     assert len(alts) == 3 and all(a["verify"]["ok"] for a in alts)
     assert all(a["objective"] <= run["objective"] + 1e-9 for a in alts)
-    plans = [pyogrio.read_dataframe(tmp_path / "run" / "allocation.gpkg")]
-    plans += [pyogrio.read_dataframe(tmp_path / "run" / a["layer"]) for a in alts]
+    plans = [pyogrio.read_dataframe(tmp_path / "run" / "allocation.gpkg", layer="allocation")]
+    plans += [pyogrio.read_dataframe(tmp_path / "run" / a["layer"], layer="allocation") for a in alts]
     best_converted = plans[0].loc[plans[0]["changed"], "area_ha"].sum()
     for i in range(len(plans)):
         for j in range(i + 1, len(plans)):

@@ -174,7 +174,7 @@ def test_cp1258_shapefile_decoded(cli, case, tmp_path):
     (d / "parcels_cp1258.cpg").unlink(missing_ok=True)
     res = cli("solve", write(None, **{"path": "parcels_cp1258.shp", "encoding": "cp1258"}), "--out", tmp_path / "r")
     assert res.exit_code == 0, res.output
-    plan = gpd.read_file(tmp_path / "r" / "allocation.gpkg")
+    plan = gpd.read_file(tmp_path / "r" / "allocation.gpkg", layer="allocation")
     # CP1258 stores "ệ" as "ê" + a combining dot; it must come back composed (NFC)
     assert sorted(set(plan["district"])) == ["Huyện Hoà An · A", "Huyện Hoà An · B"]
     assert json.loads((tmp_path / "r" / "run.json").read_text())["objective"] == pytest.approx(29.0)

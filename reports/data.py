@@ -1,0 +1,218 @@
+"""Everything a report reads: run.json, the plan layer joined with the input attributes, map layers.
+
+Nothing here computes a figure (that is ``reports/metrics.py``); this module finds and reads files
+and says, in ``notes``, what it could not read so the report can say so instead of failing.
+
+Scenario ``metadata`` keys the report understands (all optional):
+
+* ``province``: a name (``"Cao Bằng"``) or a mapping with ``name_vi``/``name_en``/``name``;
+* ``sources``: a list of ``{name, licence, note}`` mappings, or a mapping name → licence text;
+* ``synthetic_fields`` (and ``real_fields``): attribute names that are synthetic (or real);
+* ``attribution``: one line of credits;
+* ``layers``: ``{districts: …, places: …}``, each a path relative to the scenario file or a mapping
+  ``{path, layer, label}`` (``label``: the field to print on the map; default ``district`` for
+  districts and ``name`` for places). ``districts_layer`` / ``places_layer`` are accepted too.
+
+Without a districts layer, district boundaries are the parcels dissolved by their district field.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+from pyproj import CRS
+
+from optimizer.errors import InputError
+from optimizer.instance import read_layer, sha256_file
+from optimizer.runio import read_run
+
+COMMUNE_FIELD = "commune_2025"
+DISTRICT_FIELD = "district"
+"""the plan layer always carries the district under this name (optimizer/decode.py OUTPUT_COLUMNS)"""
+
+
+@dataclass
+class Layer:
+    gdf: gpd.GeoDataFrame
+    label: str | None
+    source: str
+
+
+@dataclass
+class RunData:
+    run_dir: Path
+    run: dict
+    plan: gpd.GeoDataFrame | None
+    """allocation layer joined with the input attributes (when readable), sorted by parcel_id"""
+    loaded: Any | None
+    """the run's scenario re-validated (``LoadedScenario``), or None when today's schema refuses it"""
+    attrs_joined: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def scenario(self) -> dict:
+        return self.run.get("scenario") or {}
+
+    @property
+    def metadata(self) -> dict:
+        return self.scenario.get("metadata") or {}
+
+    @property
+    def base_dir(self) -> Path:
+        return Path(self.run.get("scenario_dir") or self.run_dir)
+
+    @property
+    def crs(self) -> CRS:
+        if self.plan is not None and self.plan.crs is not None:
+            return CRS.from_user_input(self.plan.crs)
+        return CRS.from_user_input(self.scenario.get("crs", "EPSG:9210"))
+
+
+
+def crs_label(crs: CRS) -> str:
+    """'EPSG:9210 (VN-2000 / TM-3 105°45′)' — the EPSG code and name, with the meridian in degrees and minutes."""
+    epsg = crs.to_epsg()
+    name = re.sub(r"(\d+)-(\d+)$", lambda m: f"{m.group(1)}°{m.group(2)}′", crs.name)
+    return f"EPSG:{epsg} ({name})" if epsg else name
+
+
+def _nfc(s: pd.Series) -> pd.Series:
+    return s.map(lambda v: unicodedata.normalize("NFC", v) if isinstance(v, str) else v)
+
+
+def _read_attrs(data: RunData) -> pd.DataFrame | None:
+    """The input parcel attributes (no geometry), from run.json ``inputs`` role ``parcels``."""
+    item = next((i for i in data.run.get("inputs", []) if i.get("role") == "parcels"), None)
+    if item is None:
+        data.notes.append("run.json names no parcel input; input attributes are not shown")
+        return None
+    path = Path(item["path"])
+    if not path.exists():
+        data.notes.append(f"{path}: parcel input not found; input attributes (communes, quota regions) are not shown")
+        return None
+    if item.get("sha256") and sha256_file(path) != item["sha256"]:
+        data.notes.append(f"{path}: changed since the run (sha256 differs); attributes joined from the current file")
+    src = data.scenario.get("parcels") or {}
+    try:
+        gdf = read_layer(path, src.get("layer"), src.get("encoding"), str(data.run_dir / "run.json"))
+    except InputError as e:
+        data.notes.append(f"input attributes not read: {e}")
+        return None
+    attrs = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
+    for c in attrs.columns:
+        if attrs[c].dtype == object:
+            attrs[c] = _nfc(attrs[c])
+    return attrs
+
+
+def load_run(run_dir: Path) -> RunData:
+    from optimizer.verify import loaded_from_run
+
+    run_dir = Path(run_dir)
+    run, plan = read_run(run_dir)
+    data = RunData(run_dir=run_dir, run=run, plan=None, loaded=None)
+    try:
+        data.loaded = loaded_from_run(run, run_dir)
+    except InputError as e:
+        data.notes.append(f"the run's scenario no longer validates ({e}); figures that need it are not shown")
+    if plan is None:
+        return data
+    plan = plan.sort_values("parcel_id", kind="stable").reset_index(drop=True)
+    attrs = _read_attrs(data)
+    id_field = ((data.scenario.get("parcels") or {}).get("fields") or {}).get("id", "parcel_id")
+    if attrs is not None and id_field in attrs.columns:
+        extra = attrs.drop(columns=[c for c in attrs.columns if c in plan.columns and c != id_field])
+        extra = extra.rename(columns={id_field: "parcel_id"}) if id_field != "parcel_id" else extra
+        if extra["parcel_id"].duplicated().any():
+            data.notes.append("the parcel input has duplicate ids now; input attributes are not joined")
+        else:
+            plan = plan.merge(extra, on="parcel_id", how="left")
+            data.attrs_joined = True
+    data.plan = plan
+    return data
+
+
+# --- map layers -------------------------------------------------------------------------------------
+
+def _layer_spec(meta: dict, name: str):
+    spec = (meta.get("layers") or {}).get(name, meta.get(f"{name}_layer"))
+    if spec is None:
+        return None
+    return {"path": spec} if isinstance(spec, str) else dict(spec)
+
+
+def _read_meta_layer(data: RunData, name: str, default_label: str) -> Layer | None:
+    spec = _layer_spec(data.metadata, name)
+    if spec is None or not spec.get("path"):
+        return None
+    path = Path(spec["path"])
+    path = path if path.is_absolute() else data.base_dir / path
+    try:
+        gdf = pyogrio.read_dataframe(path, layer=spec["layer"]) if spec.get("layer") else pyogrio.read_dataframe(path)
+    except Exception as e:  # a missing or unreadable map layer must not stop the report
+        data.notes.append(f"{path}: {name} layer not read ({e})")
+        return None
+    if gdf.crs is None:
+        data.notes.append(f"{path}: {name} layer has no CRS; not drawn")
+        return None
+    label = spec.get("label", default_label)
+    if label not in gdf.columns:
+        label = None
+    else:
+        gdf[label] = _nfc(gdf[label].astype(object))
+    return Layer(gdf.to_crs(data.crs), label, str(path))
+
+
+def districts_layer(data: RunData) -> Layer | None:
+    """The metadata's districts layer, else the parcels dissolved by district."""
+    layer = _read_meta_layer(data, "districts", "district")
+    if layer is not None or data.plan is None:
+        return layer
+    f = DISTRICT_FIELD
+    dissolved = data.plan[[f, "geometry"]].dissolve(by=f, as_index=False)
+    return Layer(dissolved, f, "parcels dissolved by district")
+
+
+def places_layer(data: RunData) -> Layer | None:
+    return _read_meta_layer(data, "places", "name")
+
+
+@dataclass
+class Zones:
+    gdf: gpd.GeoDataFrame
+    class_field: str
+    name_field: str
+    rules: dict[str, dict]
+    """zone class → {'allowed': [...]} or {'forbidden': [...]} as in the scenario"""
+    source: str
+
+
+def zones_layer(data: RunData) -> Zones | None:
+    """The zone layer of the scenario's ``allowed_uses`` family (classes that have a rule only)."""
+    cfg = (data.scenario.get("constraints") or {}).get("allowed_uses")
+    if not cfg or not cfg.get("layer"):
+        return None
+    path = Path(cfg["layer"])
+    path = path if path.is_absolute() else data.base_dir / path
+    try:
+        gdf = pyogrio.read_dataframe(path, layer=cfg["layer_name"]) if cfg.get("layer_name") else pyogrio.read_dataframe(path)
+    except Exception as e:
+        data.notes.append(f"{path}: zone layer not read ({e})")
+        return None
+    cls, name = cfg.get("class_field", "zone_class"), cfg.get("name_field", "zone_name")
+    if gdf.crs is None or cls not in gdf.columns:
+        data.notes.append(f"{path}: zone layer without CRS or {cls!r}; not drawn")
+        return None
+    rules = cfg.get("rules") or {}
+    gdf[cls] = gdf[cls].astype(str)
+    gdf = gdf[gdf[cls].isin(list(rules))].to_crs(data.crs)
+    if name in gdf.columns:
+        gdf[name] = _nfc(gdf[name].astype(object))
+    return Zones(gdf.reset_index(drop=True), cls, name, rules, str(path))
