@@ -75,9 +75,12 @@ def diagnose(compiled: Compiled, solver: SolverSettings, settings: DiagnosisSett
 
 
 def binding_rows(model: CompiledModel, x: np.ndarray, tol: float = 1e-6) -> pd.DataFrame:
+    """Soft rows at a bound, leaving out rows with nothing active (e.g. 0 ≤ 0 in a district where no
+    household is displaced): those are at their bound only trivially."""
     act = model.row_activity(x)
     rows = model.rows
-    soft = rows["soft"].to_numpy(dtype=bool)
+    engaged = (abs(model.A) @ np.abs(x)) > 1e-9
+    soft = rows["soft"].to_numpy(dtype=bool) & engaged
     at_lo = soft & np.isfinite(model.row_lo) & (np.abs(act - model.row_lo) <= tol * np.maximum(1, np.abs(model.row_lo)))
     at_hi = soft & np.isfinite(model.row_hi) & (np.abs(act - model.row_hi) <= tol * np.maximum(1, np.abs(model.row_hi)))
     out = rows.loc[at_lo | at_hi, [c for c in ("family", "key", "lo", "hi", "unit", "period") if c in rows]].copy()
