@@ -125,8 +125,11 @@ def main():
               help="alternatives differ pairwise by at least this % of the best plan's converted area")
 @click.option("--marginals/--no-marginals", default=None, help="re-solve binding quotas moved by one unit (default: scenario explain.marginal_values)")
 @click.option("--json", "as_json", is_flag=True, help="print run.json (without the scenario) to stdout only")
+@click.option("--store", help="run store to record into: GeoPackage path or postgresql:// URL (default: $LANDALLOC_STORE "
+              "or ~/.landalloc/runs.gpkg, skipped with a warning if unwritable; 'none' records nothing)")
 @handle_errors
-def solve(scenario, out, solver, time_limit, gap, seed, threads, repair, alternatives, min_difference, marginals, as_json):
+def solve(scenario, out, solver, time_limit, gap, seed, threads, repair, alternatives, min_difference, marginals, as_json,
+          store=None):
     """Solve SCENARIO and write DIR/allocation.gpkg and DIR/run.json.
 
     \b
@@ -141,8 +144,11 @@ def solve(scenario, out, solver, time_limit, gap, seed, threads, repair, alterna
     loaded = apply_overrides(load_scenario(scenario), {
         "solver.name": solver, "solver.time_limit": time_limit, "solver.gap": gap, "solver.seed": seed,
         "solver.threads": threads, "parcels.repair": repair})
+    from .store import Recorder  # the run store (optimizer/store.py); opened before solving so a bad --store fails fast
+    recorder = Recorder(store, lambda msg: err_console.print(msg, highlight=False, markup=False, style="yellow"))
     outcome = solve_scenario(loaded, out, alternatives=alternatives, min_difference=min_difference, marginals=marginals,
                              log=lambda msg: err_console.print(msg, highlight=False, style="dim"))
+    recorder.record(outcome.run, outcome.allocation, kind="solve", run_dir=outcome.out)
     if as_json:
         click.echo(dumps({k: v for k, v in outcome.run.items() if k != "scenario"}))
         print_diagnosis(outcome.run)  # stderr: stdout stays JSON only
@@ -271,6 +277,8 @@ def verify(run_dir, as_json):
             console.print(f"[red]violation[/] {v.family} {v.key}: {v.message}", highlight=False)
     sys.exit(0 if report.ok else 1)
 
-
-
 from .cli_report import report as _report; main.add_command(_report)  # noqa: E402,E702
+from .cli_workflows import whatif as _whatif; main.add_command(_whatif)  # noqa: E402,E702
+from .cli_workflows import compare as _compare; main.add_command(_compare)  # noqa: E402,E702
+from .cli_workflows import sweep as _sweep; main.add_command(_sweep)  # noqa: E402,E702
+from .cli_workflows import runs as _runs; main.add_command(_runs)  # noqa: E402,E702
