@@ -278,6 +278,8 @@ def verify(run_dir, as_json):
     sys.exit(0 if report.ok else 1)
 
 from .cli_report import report as _report; main.add_command(_report)  # noqa: E402,E702
+from .cli_marxan import import_marxan as _import_marxan; main.add_command(_import_marxan)  # noqa: E402,E702
+from .cli_marxan import export_marxan as _export_marxan; main.add_command(_export_marxan)  # noqa: E402,E702
 from .cli_workflows import whatif as _whatif; main.add_command(_whatif)  # noqa: E402,E702
 from .cli_workflows import compare as _compare; main.add_command(_compare)  # noqa: E402,E702
 from .cli_workflows import sweep as _sweep; main.add_command(_sweep)  # noqa: E402,E702

@@ -156,6 +156,8 @@ def read_layer(path: Path, layer: str | None, encoding: str | None, label: str) 
     except Exception as e:  # pyogrio raises several DataSource/Field errors; all mean "cannot read"
         raise InputError(str(path), f"layer {layer}" if layer else None, f"cannot read as a GIS layer: {e}",
                          "give a GeoPackage, Shapefile or GeoJSON (and `parcels.layer` for multi-layer files)") from None
+    if not isinstance(gdf, gpd.GeoDataFrame):  # a table without geometry (e.g. a CSV) is not a parcel layer
+        raise InputError(str(path), None, "has no geometry", "give a polygon layer (GeoPackage, Shapefile or GeoJSON)")
     if cp1258:
         gdf = _decode_cp1258(gdf)
     for col in gdf.columns:

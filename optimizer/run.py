@@ -129,6 +129,9 @@ def solve_scenario(loaded: LoadedScenario, out: Path | None, *, alternatives: in
                    min_difference: float = 10.0, marginals: bool | None = None,
                    log: Callable[[str], None] | None = None) -> RunOutcome:
     """``log`` receives one-line progress messages (the CLI prints them on stderr)."""
+    if "marxan" in loaded.scenario.metadata:  # hook: Marxan-imported scenarios have no geometry (optimizer/marxan)
+        from .marxan.scenario import solve_marxan_scenario
+        return solve_marxan_scenario(loaded, out)
     sc = loaded.scenario
     log = log or (lambda msg: None)
     timings: dict[str, float] = {}

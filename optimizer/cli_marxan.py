@@ -1,0 +1,195 @@
+"""`landalloc import-marxan` and `landalloc export-marxan`: Marxan with Zones projects in and out.
+
+Registered in ``optimizer/cli.py`` with ``main.add_command``. Heavy imports happen inside the commands.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from .cli import _fmt, console, err_console, handle_errors
+from .runio import dumps
+
+
+def _summary_table(title: str, rows: list[tuple[str, str]]):
+    from rich.table import Table
+
+    t = Table(title=title, show_header=False, title_justify="left")
+    t.add_column(style="bold")
+    t.add_column()
+    for k, v in rows:
+        t.add_row(k, v)
+    return t
+
+
+def _score_rows(prefix: str, d: dict) -> list[tuple[str, str]]:
+    return [(f"{prefix} score", _fmt(d["score"])),
+            (f"{prefix}  cost / connection / penalty", f"{_fmt(d['cost'])} / {_fmt(d['connection'])} / {_fmt(d['penalty'])}"),
+            (f"{prefix}  targets missed", str(d.get("targets_missed", 0)))]
+
+
+@click.command("import-marxan")
+@click.argument("project", type=click.Path(path_type=Path))
+@click.option("--out", "out", type=click.Path(path_type=Path), required=True,
+              help="scenario directory to write (scenario.yaml, marxan/, parcels.csv, features.csv); replaced atomically")
+@click.option("--targets", type=click.Choice(["hard", "soft"]), default="hard", show_default=True,
+              help="hard: every target is a constraint; soft: Marxan's shortfall penalty, as Marxan scores it")
+@click.option("--linearization", type=click.Choice(["aggregated", "marginal"]), default="aggregated", show_default=True,
+              help="boundary term: aggregated (one variable per boundary pair) or marginal (tighter bound, ≤ Z² variables per pair); see optimizer/marxan/model.py")
+@click.option("--solve", "do_solve", is_flag=True, help="solve exactly; the run goes to OUT/run")
+@click.option("--evaluate", "best", type=click.Path(path_type=Path),
+              help="score a Marxan _best/_r file (planning_unit,zone) with the same objective; locks and puzone checked")
+@click.option("--solver", type=click.Choice(["highs", "cbc", "scip", "cpsat"]), default="highs", show_default=True)
+@click.option("--time-limit", type=float, default=300.0, show_default=True, help="seconds")
+@click.option("--gap", type=float, default=0.0, show_default=True, help="relative MIP gap (0 = prove optimality)")
+@click.option("--threads", type=int, default=1, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="print the import (and solve / evaluation) as JSON on stdout")
+@handle_errors
+def import_marxan(project, out, targets, linearization, do_solve, best, solver, time_limit, gap, threads, seed, as_json):
+    """Import a Marxan with Zones PROJECT (directory with input.dat) as a landalloc scenario directory.
+
+    Reads input.dat and every file it names (pu, costs, zones, zonecost, spec/feat, puvspr, bound,
+    zonetarget(2), zonecontrib(2,3), zoneboundcost, pulock, puzone, penalty); comma, tab or any Marxan
+    separator. With --solve, minimizes Marxan's own score exactly (cost + BLM·boundary + shortfall
+    penalty; --targets hard makes every target a constraint) and prints objective, bound and gap.
+    With --evaluate, prints the score of a Marxan plan next to it; lock / puzone breaches are reported
+    separately (exit 1).
+
+    \b
+    Example:
+      landalloc import-marxan tests/data/marxan/small3_csv --out /tmp/small3 --solve
+      landalloc import-marxan tests/data/marxan/small3_csv --out /tmp/small3 --solve --targets soft \\
+          --evaluate tests/data/marxan/small3_csv/output/small3_best.csv
+      landalloc solve /tmp/small3/scenario.yaml --out /tmp/small3-run && landalloc verify /tmp/small3-run
+    Exit codes: 0 imported (and solved), 1 the evaluated plan breaks a lock or puzone, 2 bad input,
+    3 hard targets infeasible, 4 no solution within the limits.
+    """
+    from .marxan.scenario import import_project, solve_marxan_scenario
+    from pydantic import ValidationError
+
+    from .errors import InputError
+    from .scenario import SolverSettings, format_validation_error
+
+    imported = import_project(project, out, targets=targets, linearization=linearization)
+    p = imported.project
+    data: dict = {"scenario": str(imported.scenario_path), "project": str(p.input_dat), "planning_units": p.n_pu,
+                  "zones": dict(zip(p.zone_names, p.zone_ids.tolist())), "features": p.n_features,
+                  "boundary_pairs": int(len(p.bound_i)), "blm": p.blm, "targets": targets,
+                  "penalties": p.penalty_source, "warnings": list(p.warnings)}
+    exit_code = 0
+    optimum = None
+    if do_solve:
+        try:
+            settings = SolverSettings(name=solver, time_limit=time_limit, gap=gap, threads=threads, seed=seed)
+        except ValidationError as err:
+            e = format_validation_error("import-marxan", err)
+            raise InputError("command line", f"--{str(e.field).replace('_', '-')}", e.message,
+                             "time limit > 0, 0 ≤ gap < 1, threads ≥ 1, seed ≥ 0") from None
+        outcome = solve_marxan_scenario(imported.loaded, Path(out) / "run", settings)
+        run = outcome.run
+        data["solve"] = {k: run.get(k) for k in ("status", "termination", "objective", "bound", "gap", "solver",
+                                                 "solver_version", "timings", "model", "reachability")}
+        data["solve"]["run_dir"] = str(outcome.out)
+        if "marxan" in run and "score" in run["marxan"]:
+            data["solve"]["score"] = {k: v for k, v in run["marxan"]["score"].items() if k != "features"}
+        if "diagnosis" in run:
+            data["solve"]["diagnosis"] = run["diagnosis"]
+        optimum = run.get("objective")
+        exit_code = outcome.exit_code
+    if best is not None:
+        from .marxan.scenario import evaluate_file
+
+        ev = evaluate_file(p, best, optimum)
+        data["evaluate"] = ev
+        if ev["violations"] and exit_code == 0:
+            exit_code = 1
+    if as_json:
+        click.echo(dumps(data))
+        sys.exit(exit_code)
+    rows = [("scenario", data["scenario"]), ("project", data["project"]),
+            ("planning units", str(p.n_pu)), ("zones", ", ".join(f"{i} {n}" for n, i in data["zones"].items())),
+            ("features", str(p.n_features)), ("boundary pairs / BLM", f"{len(p.bound_i)} / {_fmt(p.blm)}"),
+            ("targets", targets), ("penalties", p.penalty_source)]
+    if "solve" in data:
+        s = data["solve"]
+        gap_v = s.get("gap")
+        rows += [("status", f"{s['status']} ({s['termination']})"),
+                 ("exact objective (Marxan score)", _fmt(s.get("objective"))), ("best bound", _fmt(s.get("bound"))),
+                 ("gap", "—" if gap_v is None else f"{gap_v:.4%}"),
+                 ("solver", f"{s['solver']} {s['solver_version']}"),
+                 ("model", "{columns} columns, {rows} rows, {nonzeros} nonzeros".format(**s["model"])),
+                 ("time", ", ".join(f"{k[:-2]} {v:.2f}s" for k, v in (s.get("timings") or {}).items()))]
+        if "score" in s:
+            rows += _score_rows("plan", s["score"])
+        rows.append(("run", s["run_dir"]))
+    if "evaluate" in data:
+        ev = data["evaluate"]
+        rows += [("evaluated", ev["file"])] + _score_rows("evaluated", ev)
+        if "above_optimum" in ev:
+            rows.append(("evaluated − exact", f"{_fmt(ev['above_optimum'])} ({ev['above_optimum_rel']:.4%})"))
+        rows.append(("evaluated locks / puzone", "ok" if not ev["violations"] else
+                     "[red]" + "; ".join(v["message"] for v in ev["violations"]) + "[/]"))
+        if "landalloc" in ev:
+            la = ev["landalloc"]
+            rows.append(("landalloc verify", "—" if la.get("ok") is None else "0 violations" if la["ok"]
+                         else f"[red]{len(la.get('violations', []))} violation(s)[/] " + "; ".join(
+                             v["message"] for v in la.get("violations", []))[:300]))
+            if "landalloc_objective" in la:
+                rows.append(("landalloc objective", _fmt(la["landalloc_objective"])))
+    console.print(_summary_table(f"import-marxan · {p.name}", rows))
+    for w in p.warnings:
+        err_console.print(f"[yellow]warning:[/] {w}", highlight=False)
+    if "solve" in data and "diagnosis" in data["solve"]:
+        for d in data["solve"]["diagnosis"]:
+            err_console.print(f"  target {d['key']}: requires {d['required']:,.4g}, at most {d['achievable']:,.4g} "
+                              "is reachable", highlight=False)
+    sys.exit(exit_code)
+
+
+@click.command("export-marxan")
+@click.argument("scenario", type=click.Path(path_type=Path))
+@click.option("--out", "out", type=click.Path(path_type=Path), required=True,
+              help="Marxan with Zones project directory to write (input.dat, input/, README.md); replaced atomically")
+@click.option("--json", "as_json", is_flag=True, help="print what was written as JSON on stdout")
+@handle_errors
+def export_marxan(scenario, out, as_json):
+    """Write SCENARIO as a Marxan with Zones project (PUs = parcels, zones = uses, costs = negated objective).
+
+    Quota upper bounds and families other than quota_area / allowed_uses cannot be expressed in
+    Marxan; the project's README.md lists what was left out. A Marxan-imported scenario is written back
+    as its (canonical) project. Read Marxan's plan back with `landalloc import-marxan PROJECT --out DIR
+    --evaluate PROJECT/output/NAME_best.csv`: it is scored and, for an exported landalloc scenario,
+    verified against the scenario.
+
+    \b
+    Example:
+      landalloc export-marxan instances/tiny/tiny.yaml --out /tmp/tiny-marxan
+      landalloc import-marxan /tmp/tiny-marxan --out /tmp/tiny-back --solve
+    """
+    from .marxan.reader import read_project
+    from .marxan.scenario import is_marxan, marxan_settings
+    from .marxan.writer import export_scenario, write_project
+    from .scenario import load_scenario
+
+    loaded = load_scenario(scenario)
+    if is_marxan(loaded):
+        path, _, _ = marxan_settings(loaded)
+        p = read_project(path)
+        files = write_project(p, out)
+        data = {"project": str(out), "files": files, "planning_units": p.n_pu, "zones": list(p.zone_names),
+                "features": list(p.feature_names), "boundary_pairs": int(len(p.bound_i)), "not_exported": []}
+    else:
+        data = export_scenario(loaded, out).as_dict()
+    if as_json:
+        click.echo(dumps(data))
+        return
+    rows = [("project", data["project"]), ("planning units", str(data["planning_units"])),
+            ("zones", ", ".join(data["zones"])), ("features", ", ".join(data["features"]) or "—"),
+            ("boundary pairs", str(data["boundary_pairs"])), ("files", ", ".join(data["files"]))]
+    console.print(_summary_table(f"export-marxan · {loaded.scenario.name}", rows))
+    for x in data["not_exported"]:
+        err_console.print(f"[yellow]not exported:[/] {x}", highlight=False)
