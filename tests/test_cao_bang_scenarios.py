@@ -138,3 +138,18 @@ def test_phased_scenario_expansions_match_the_plan():
     assert len(expanded_kcn) == 2 and len(new_kcn) == 2
     new_ccn = [n for n, s in sites_2050.items() if s["use"] == "SKN" and n not in exp]
     assert len(new_ccn) == 10
+
+
+def test_bez_scenario_dry_ports_and_footprint():
+    import json
+
+    sc = load_scenario(SCEN / "bez_2030.yaml").scenario
+    ports = [s for s in sc.constraints["sites"]["sites"] if s["use"] == "DGT"]
+    lo, hi = float(DRY_PORT.group(1)), float(DRY_PORT.group(2))
+    assert sorted(s["anchor"]["value"] for s in ports) == ["ta_lung", "tra_linh"]
+    assert all((s["min_ha"], s["max_ha"]) == (lo, hi) for s in ports)
+    meta = json.loads((ROOT / "instances" / "cao_bang" / "data" / "metadata.json").read_text())
+    published = float(re.search(r"about ([\d,]+) ha", PLAN).group(1).replace(",", ""))
+    assert sc.metadata["area_ha_published"] == published == 30130
+    bez_area = meta["bez"]["area_ha"]
+    assert abs(bez_area - published) <= 0.02 * published
