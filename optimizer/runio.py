@@ -11,6 +11,7 @@ import os
 import shutil
 import tempfile
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -83,30 +84,18 @@ def atomic_write_layer(gdf: gpd.GeoDataFrame, path: Path, layer: str) -> None:
         raise
 
 
-def write_run_dir(out: Path, run: dict, allocation: gpd.GeoDataFrame | None,
-                  extra_layers: dict[str, gpd.GeoDataFrame] | None = None, style: dict | None = None) -> Path:
-    """Write run.json, allocation.gpkg and any extra layers (relative path → layer ``allocation``);
-    with ``style`` (code → land use), the plan layer carries a QGIS style coloured like the reports."""
+def write_dir_atomically(out: Path, fill: Callable[[Path], None], marker: str) -> Path:
+    """Fill a temporary sibling directory with ``fill(tmp)`` and rename it over ``out``. An existing
+    ``out`` is replaced only if it holds ``marker`` (landalloc wrote it), never a directory of other
+    files; it is moved aside first and deleted only once the new directory is in place."""
     out = Path(out).absolute()
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / RUN_JSON).exists())):
-        raise InputError(str(out), None, "exists and is not a landalloc run directory; refusing to replace it",
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / marker).exists())):
+        raise InputError(str(out), None, f"exists and was not written by landalloc (no {marker}); refusing to replace it",
                          "choose another --out directory")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
-        if allocation is not None:
-            write_layer(allocation, tmp / ALLOCATION)
-            if style:
-                from reports.qgis import add_style
-
-                add_style(tmp / ALLOCATION, style)
-        for rel, gdf in (extra_layers or {}).items():
-            (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
-            write_layer(gdf, tmp / rel)
-        with open(tmp / RUN_JSON, "w", encoding="utf-8") as f:
-            f.write(dumps(run))
-            f.flush()
-            os.fsync(f.fileno())
+        fill(tmp)
         _fsync_dir(tmp)
         old = None
         if out.exists():
@@ -120,6 +109,29 @@ def write_run_dir(out: Path, run: dict, allocation: gpd.GeoDataFrame | None,
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def write_run_dir(out: Path, run: dict, allocation: gpd.GeoDataFrame | None,
+                  extra_layers: dict[str, gpd.GeoDataFrame] | None = None, style: dict | None = None) -> Path:
+    """Write run.json, allocation.gpkg and any extra layers (relative path → layer ``allocation``);
+    with ``style`` (code → land use), the plan layer carries a QGIS style coloured like the reports."""
+
+    def fill(tmp: Path) -> None:
+        if allocation is not None:
+            write_layer(allocation, tmp / ALLOCATION)
+            if style:
+                from reports.qgis import add_style
+
+                add_style(tmp / ALLOCATION, style)
+        for rel, gdf in (extra_layers or {}).items():
+            (tmp / rel).parent.mkdir(parents=True, exist_ok=True)
+            write_layer(gdf, tmp / rel)
+        with open(tmp / RUN_JSON, "w", encoding="utf-8") as f:
+            f.write(dumps(run))
+            f.flush()
+            os.fsync(f.fileno())
+
+    return write_dir_atomically(out, fill, RUN_JSON)
 
 
 def read_run(run_dir: Path) -> tuple[dict, gpd.GeoDataFrame | None]:

@@ -45,7 +45,8 @@ from ..solvers.base import INFEASIBLE, SolveResult, relative_gap
 from .model import LINEARIZATIONS, TARGETS, MarxanModel, build_model, objective_of_plan, reachability
 from .reader import MarxanProject, read_project, read_solution
 from .score import Score, evaluate, missed_targets, plan_violations
-from .writer import SIDECAR, _token, atomic_dir, write_project_files
+from ..runio import write_dir_atomically
+from .writer import SIDECAR, _token, write_project_files
 
 SCENARIO = "scenario.yaml"
 PROJECT_DIR = "marxan"
@@ -143,7 +144,7 @@ def import_project(project: str | Path, out: Path, *, targets: str = "hard",
                   "# metadata.marxan.targets: hard (every target is a constraint) or soft (Marxan's shortfall penalty).\n")
         (tmp / SCENARIO).write_text(header + yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
 
-    atomic_dir(out, fill, SCENARIO)
+    write_dir_atomically(out, fill, SCENARIO)
     from ..scenario import load_scenario
 
     return Imported(project=p, scenario_path=out / SCENARIO, loaded=load_scenario(out / SCENARIO))
@@ -309,7 +310,7 @@ def write_run(out: Path, run: dict, files: dict[str, pd.DataFrame]) -> Path:
             df.to_csv(tmp / name, index=False)
         (tmp / RUN_JSON).write_text(dumps(run), encoding="utf-8")
 
-    return atomic_dir(out, fill, RUN_JSON)
+    return write_dir_atomically(out, fill, RUN_JSON)
 
 
 def verify_marxan_run(run_dir: Path, run: dict):

@@ -36,18 +36,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import shutil
-import tempfile
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
 
-from ..errors import InputError
+from ..runio import write_dir_atomically
 from .reader import MarxanProject
 
 SIDECAR = "landalloc_export.json"
@@ -195,30 +191,6 @@ def write_project_files(p: MarxanProject, out: Path, *, comment: str = "") -> li
     return ["input.dat"] + [f"input/{v}" for v in files.values()]
 
 
-def atomic_dir(out: Path, fill, marker: str) -> Path:
-    """Fill a temporary sibling directory with ``fill(tmp)`` and rename it over ``out``; an existing ``out`` is
-    replaced only if it holds ``marker`` (it was written by landalloc), never a directory of other files."""
-    out = Path(out).absolute()
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / marker).exists())):
-        raise InputError(str(out), None, f"exists and was not written by landalloc (no {marker}); refusing to replace it",
-                         "choose another --out directory or empty this one")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    try:
-        fill(tmp)
-        old = None
-        if out.exists():
-            old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
-            os.rename(out, old)
-        os.rename(tmp, out)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out
-
-
 def write_project(p: MarxanProject, out: Path, *, readme: str | None = None, sidecar: dict | None = None) -> list[str]:
     """Write ``p`` into the project directory ``out`` (replaced atomically)."""
     written: list[str] = []
@@ -231,7 +203,7 @@ def write_project(p: MarxanProject, out: Path, *, readme: str | None = None, sid
             (tmp / SIDECAR).write_text(json.dumps(sidecar, indent=2, ensure_ascii=False), encoding="utf-8")
             written.append(SIDECAR)
 
-    atomic_dir(out, fill, "input.dat")
+    write_dir_atomically(out, fill, "input.dat")
     return written
 
 
