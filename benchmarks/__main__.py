@@ -18,7 +18,6 @@ import time
 import tracemalloc
 from pathlib import Path
 
-import numpy as np
 
 
 def _median_time(fn, repeat: int) -> tuple[float, object]:

@@ -354,7 +354,6 @@ class AdjacencyConflict(Family):
         geoms = alloc.geometry.to_numpy()
         new_use, current = alloc["new_use"].to_numpy(), alloc["current_use"].to_numpy()
         changed = alloc["changed"].to_numpy(dtype=bool)
-        ids = alloc["parcel_id"].to_numpy()
         if r.near.uses is None:
             zones = self._zones(k, alloc.crs) if r.near.zone_layer else None
             cand = np.nonzero(changed & np.isin(new_use, r.uses))[0]

@@ -21,7 +21,7 @@ from pydantic import Field, model_validator
 from optimizer.errors import InputError
 from optimizer.scenario import Code
 
-from ._api import CompileContext, Family, FamilyConfig, Screen, Violation, VerifyContext
+from ._api import Family, FamilyConfig, Screen, Violation, VerifyContext
 
 
 class Rule(FamilyConfig):

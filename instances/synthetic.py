@@ -67,7 +67,6 @@ def make_parcels(n: int, seed: int = 0, cell_m: float = 100.0) -> tuple[gpd.GeoD
     use[village] = "ONT"
     use[(rng.random(len(use)) < 0.02) & ~village] = "BCS"
 
-    area_ha = (widths[ci] * heights[ri]) / 1e4
     households = np.where(use == "ONT", rng.integers(5, 30, len(use)), rng.integers(0, 2, len(use)))
     noise = rng.uniform(0, 10, (3, len(use)))
     suit_industry = np.clip(100 - 2.0 * slope - 8 * dist_gate_km + noise[0], 0, 100)

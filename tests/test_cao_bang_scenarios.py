@@ -7,7 +7,6 @@ The figures are parsed from the plan document (Vietnamese number format: 38.346 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 

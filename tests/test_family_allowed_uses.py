@@ -9,7 +9,7 @@ from constraints.allowed_uses import AllowedUses
 from optimizer.compile import compile_model
 from optimizer.errors import InputError
 from optimizer.instance import load_instance
-from optimizer.scenario import load_scenario, parse_scenario
+from optimizer.scenario import parse_scenario
 from optimizer.verify import verify_allocation
 
 from .conftest import TINY

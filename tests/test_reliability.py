@@ -4,7 +4,6 @@ solver garbage is refused, and hostile or broken inputs are named precisely."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import subprocess
