@@ -24,6 +24,8 @@ a = (i → j) between rook-/queen-adjacent candidates from ``instance.adjacency(
                                                                  every selected non-root parcel absorbs
                                                                  one unit of flow
     f[(i → j), s] − M_s · y[j, s] ≤ 0                            flow only enters selected parcels
+    y[p, s] − r[p, s] − Σ_{q adjacent to p} y[q, s] ≤ 0          a selected non-root parcel has a selected
+                                                                 neighbour (implied; tightens the LP)
 
 A parcel outside the site receives no flow (its in-arcs are bounded by y = 0) and is no root, so it
 sends none either: flow travels only inside the site, and every selected parcel must be reached from
@@ -33,6 +35,9 @@ forces the root to exist. M_s = (largest number of candidates whose areas fit in
 flow an arc can carry (k_s − 1 without hi_s). The root is the best-ranked parcel of the site (z rows):
 this removes the k-fold choice of root, and in the LP relaxation it concentrates the root on the best
 parcels instead of letting every parcel supply itself, which is what makes flow formulations weak.
+The neighbour rows are implied by the flow rows for integer y but not in the LP, where they stop an
+isolated good parcel from joining a site through a thin fractional path; on the synthetic benchmark
+they cut the time to a 1 % gap by about a third.
 
 Linking to the assignment columns, for every use u that has sites (S_u):
 
@@ -104,6 +109,7 @@ an empty (optional) site.
 
 from __future__ import annotations
 
+import itertools
 import unicodedata
 from typing import Literal
 
@@ -117,9 +123,8 @@ from pydantic import Field, StrictStr, field_validator, model_validator
 from optimizer.errors import InputError
 from optimizer.scenario import Code
 
-from ._api import CompileContext, Family, FamilyConfig, Screen, Violation, VerifyContext
+from ._api import CompileContext, Family, FamilyConfig, Screen, VerifyContext, Violation
 
-_EXP = {}
 CONNECT_TOL_M = 0.01
 """parcels are grown by this much (metres) before dissolving, to absorb snapping gaps"""
 
@@ -178,7 +183,7 @@ class Site(FamilyConfig):
 class SitesConfig(FamilyConfig):
     max_candidates: int = Field(400, ge=1, description="most candidate parcels per site; see the docstring for "
                                                        "which sizes stay tractable")
-    neighbourhood: float = Field(4.0, gt=0, description="a site's candidate neighbourhood holds this many times its "
+    neighbourhood: float = Field(2.0, gt=0, description="a site's candidate neighbourhood holds this many times its "
                                                         "max_ha (min_ha without max_ha), capped by max_candidates")
     existing: Literal["outside", "may_join"] = Field(
         "outside", description="parcels already of a site's use: 'outside' = sites cover conversions only; "
@@ -449,17 +454,9 @@ class Sites(Family):
             m.add_rows(self.name, (s.name + ": flow balance " + pid).to_numpy(), 0.0, np.nan,
                        row=np.concatenate([head, tail, ar, ar]), col=np.concatenate([F, F, Y, R]),
                        coef=np.concatenate([np.ones(E), -np.ones(E), -np.ones(k), np.full(k, M + 1.0)]), unit="parcel")
-            if _EXP.get("tailcap"):
-                m.add_rows(self.name, (s.name + ": flow out of " + tail_id + " to " + head_id).to_numpy(), np.nan, 0.0,
-                           row=np.concatenate([ae, ae]), col=np.concatenate([F, Y[tail]]),
-                           coef=np.concatenate([np.ones(E), np.full(E, -M)]), unit="parcel")
-            if _EXP.get("nbr"):
-                single = bool(area.max() >= s.min_ha - _tol(s.min_ha)) or not _EXP.get("nbr2")
-                rr = np.concatenate([ar, ar, head]) if single else np.concatenate([ar, head])
-                cc = np.concatenate([Y, R, Y[tail]]) if single else np.concatenate([Y, Y[tail]])
-                vv = np.concatenate([np.ones(k), -np.ones(k), -np.ones(E)]) if single else np.concatenate([np.ones(k), -np.ones(E)])
-                m.add_rows(self.name, (s.name + ": has neighbour " + pid).to_numpy(), np.nan, 0.0,
-                           row=rr, col=cc, coef=vv, unit="parcel")
+            m.add_rows(self.name, (s.name + ": has a neighbour in the site " + pid).to_numpy(), np.nan, 0.0,
+                       row=np.concatenate([ar, ar, head]), col=np.concatenate([Y, R, Y[tail]]),
+                       coef=np.concatenate([np.ones(k), -np.ones(k), -np.ones(E)]), unit="parcel")
             m.add_rows(self.name, (s.name + ": flow into " + head_id + " from " + tail_id).to_numpy(), np.nan, 0.0,
                        row=np.concatenate([ae, ae]), col=np.concatenate([F, Y[head]]),
                        coef=np.concatenate([np.ones(E), np.full(E, -M)]), unit="parcel")
@@ -497,7 +494,7 @@ class Sites(Family):
             key = (s.use, s.min_ha, s.max_ha, None if s.anchor is None else s.anchor.model_dump_json(),
                    hoods[i][1].tobytes())
             groups.setdefault(key, []).append(i)
-        return [(a, b) for g in groups.values() for a, b in zip(g[:-1], g[1:])]
+        return [pair for g in groups.values() for pair in itertools.pairwise(g)]
 
     def annotate(self, columns: pd.DataFrame, x: np.ndarray, plan) -> None:
         site = plan["site"].to_numpy(dtype=object).copy()

@@ -109,7 +109,8 @@ def test_compile_rows_on_a_2x2_grid(tmp_path):
 
     Candidates: all 4. Arcs: 1↔2, 1↔3, 2↔4, 3↔4 (8 directed). M = (3 cells fit in 3 ha) − 1 = 2.
     Columns: y, r (4 binaries each), z (4 continuous), f (8 continuous in [0, 2]).
-    Rows: window 1, running root count 4, root-first 4, root-in-site 4, balance 4, arc 8, link 4 = 29.
+    Rows: window 1, running root count 4, root-first 4, root-in-site 4, balance 4, neighbour 4, arc 8,
+    link 4 = 33.
     """
     path = grid(tmp_path, [[4, 3], [2, 1]], [{"name": "KCN", "use": "SKK", "min_ha": 2, "max_ha": 3}])
     loaded = load_scenario(path)
@@ -127,7 +128,7 @@ def test_compile_rows_on_a_2x2_grid(tmp_path):
     assert (m.col_hi[flows] == 2.0).all() and (m.col_lo[flows] == 0.0).all()
 
     rows = m.rows[m.rows["family"] == "sites"]
-    assert len(rows) == 29
+    assert len(rows) == 33
     coef, (lo, hi) = row_of(m, "KCN")
     assert coef == pytest.approx({k: 1.0 for k in ykeys}) and (lo, hi) == (2.0, 3.0)
     assert bool(rows.loc[rows["key"] == "KCN", "soft"].iloc[0]) and rows.loc[rows["key"] == "KCN", "unit"].iloc[0] == "ha"
@@ -140,6 +141,8 @@ def test_compile_rows_on_a_2x2_grid(tmp_path):
     # parcel 1: in − out − y + (M+1)·r ≥ 0
     assert row_of(m, "KCN: flow balance 1") == ({"KCN: flow 2→1": 1.0, "KCN: flow 3→1": 1.0, "KCN: flow 1→2": -1.0,
                                                 "KCN: flow 1→3": -1.0, "KCN: 1": -1.0, "KCN: root 1": 3.0}, (0.0, np.inf))
+    assert row_of(m, "KCN: has a neighbour in the site 4") == ({"KCN: 4": 1.0, "KCN: root 4": -1.0, "KCN: 2": -1.0,
+                                                               "KCN: 3": -1.0}, (-np.inf, 0.0))
     assert row_of(m, "KCN: flow into 2 from 1") == ({"KCN: flow 1→2": 1.0, "KCN: 2": -2.0}, (-np.inf, 0.0))
     # link: y − x[p, SKK] = 0
     assert row_of(m, "SKK: in one site 3") == ({"KCN: 3": 1.0, "3:SKK": -1.0}, (0.0, 0.0))
@@ -161,7 +164,7 @@ def test_compile_neighbourhood_is_grown_from_the_best_surroundings(tmp_path):
     m = compile_model(inst, loaded).model
     y = m.columns[(m.columns["family"] == "sites") & (m.columns["use"] == "SKK")]
     assert sorted(inst.ids[y["parcel"]]) == [8, 12, 13, 14, 18]
-    coef, (lo, hi) = row_of(m, "SKK: outside every site's neighbourhood")
+    coef, (_, hi) = row_of(m, "SKK: outside every site's neighbourhood")
     assert len(coef) == 20 and "25:SKK" in coef and hi == 0.0
     res = get_adapter("highs").solve(m, loaded.scenario.solver)
     assert res.objective == pytest.approx(12.0)  # 13 + one of its 5-neighbours
@@ -291,7 +294,7 @@ def test_verify_catches_broken_sites(tmp_path):
                   [1, 0, 3, 2, 3],
                   [0, 2, 1, 8, 9]], dtype=float)
     path = grid(tmp_path, v, [{"name": "KCN", "use": "SKK", "min_ha": 4, "max_ha": 4}])
-    loaded, inst, compiled, res, plan = solve(path)
+    loaded, inst, _, _, plan = solve(path)
     fam = Sites.from_scenario(loaded)           # fresh: verify must not depend on prepare/build
     assert verify_allocation(loaded, inst, plan, [fam]).ok
 
@@ -326,7 +329,7 @@ def test_verify_catches_broken_sites(tmp_path):
 def test_verify_catches_anchor_distance(tmp_path):
     anchor = {"x": X0, "y": Y0, "max_km": 0.25}
     path = grid(tmp_path, [[5, 4, 3, 2]], [{"name": "P", "use": "SKK", "min_ha": 1, "max_ha": 2, "anchor": anchor}])
-    loaded, inst, compiled, res, plan = solve(path)
+    loaded, inst, _, _, plan = solve(path)
     assert set(plan.loc[plan["site"] == "P", "parcel_id"]) == {1, 2}
     plan.loc[plan["parcel_id"] == 3, ["new_use", "changed", "site"]] = ["SKK", True, "P"]
     plan.loc[plan["parcel_id"] == 1, ["new_use", "changed", "site"]] = ["HNK", False, ""]
