@@ -72,13 +72,14 @@ therefore gets its own candidate neighbourhood, built vectorized, ring by ring:
      only with ``may_join``) and, when anchored, lie within the anchor distance;
   2. value: the objective coefficient of x[p, u] per hectare (best first for the scenario's sense);
      the rank order is by value, then distance to the anchor, then parcel order;
-  3. centre: the eligible parcel with the best value smoothed over its surroundings — the
+  3. start: the site's ``include`` parcels that may take the use, if any; otherwise a centre, the
+     eligible parcel with the best value smoothed over its surroundings — the
      area-weighted mean over eligible parcels weighted by the walks of length ≤ h inside the eligible
      graph, (A + I)^h, where h is the hop radius of a diamond holding the site's parcel count
      (max_ha over the median eligible parcel area) — that is not in the core of an earlier site (the
      first parcels of that site's neighbourhood whose area reaches its max_ha), so sites listed
      later look elsewhere first; sites are placed in the order they are listed;
-  4. neighbourhood: the eligible parcels reachable from the centre through eligible parcels, ring by
+  4. neighbourhood: the eligible parcels reachable from the start through eligible parcels, ring by
      ring, until their area reaches ``neighbourhood`` × max_ha (min_ha when there is no max_ha) or
      ``max_candidates`` parcels; the last ring is cut by rank.
 
@@ -170,6 +171,9 @@ class Site(FamilyConfig):
     anchor: Anchor | None = Field(None, description="keep the whole site within anchor.max_km of a point")
     max_candidates: int | None = Field(None, ge=1, description="overrides the family's max_candidates for this site")
     neighbourhood: float | None = Field(None, gt=0, description="overrides the family's neighbourhood for this site")
+    include: list[StrictStr | int] = Field(default_factory=list, description=(
+        "parcel ids the candidate neighbourhood grows from and always holds (those that may take the use), "
+        "e.g. an existing park to expand; phasing fills it with the earlier site's candidates"))
 
     @model_validator(mode="after")
     def _window(self) -> "Site":
@@ -227,16 +231,18 @@ def smoothed_value(value: np.ndarray, area: np.ndarray, eligible: np.ndarray, ad
     return np.where(eligible & (den > 0), num / safe, -np.inf)
 
 
-def grow(center: int, eligible: np.ndarray, rank: np.ndarray, area: np.ndarray, adjacency: sp.csr_matrix,
+def grow(start: np.ndarray, eligible: np.ndarray, rank: np.ndarray, area: np.ndarray, adjacency: sp.csr_matrix,
          max_count: int, max_area: float) -> np.ndarray:
-    """Eligible parcels reachable from ``center`` through eligible parcels, ring by ring, until their
-    area reaches ``max_area`` or their count ``max_count``; the last ring is cut by rank. Returned in
-    growth order (centre first, then ring by ring, each ring best-ranked first)."""
+    """The ``start`` parcels and the eligible parcels reachable from them through eligible parcels,
+    ring by ring, until their area reaches ``max_area`` or their count ``max_count``; the last ring is
+    cut by rank. Returned in growth order (start best-ranked first, then ring by ring, each ring
+    best-ranked first)."""
     A = (adjacency != 0).astype(np.float64)
+    start = np.atleast_1d(np.asarray(start, dtype=np.int64))
     inside = np.zeros(len(eligible), dtype=bool)
-    inside[center] = True
-    parts = [np.array([center], dtype=np.int64)]
-    count, total = 1, float(area[center])
+    inside[start] = True
+    parts = [start[np.argsort(rank[start], kind="stable")]]
+    count, total = len(start), float(area[start].sum())
     while count < max_count and total < max_area:
         ring = np.nonzero(eligible & ~inside & (A @ inside.astype(np.float64) > 0))[0]
         if len(ring) == 0:
@@ -384,11 +390,14 @@ class Sites(Family):
             n_site = max(1.0, target / float(np.median(inst.area_ha[eligible])))
             hops = max(1, int(np.ceil((np.sqrt(2.0 * n_site - 1.0) - 1.0) / 2.0)))
             smooth = smoothed_value(values[u], inst.area_ha, eligible, adj, hops)
-            pick = np.nonzero(eligible & ~blocked)[0]
-            if len(pick) == 0:
-                pick = np.nonzero(eligible)[0]
-            center = pick[np.lexsort((rank[pick], -smooth[pick]))[0]]
-            grown = grow(center, eligible, rank, inst.area_ha, adj, s.max_candidates or cfg.max_candidates,
+            start = self._included(i, s, inst) if s.include else np.zeros(0, dtype=np.int64)
+            start = start[eligible[start]]
+            if len(start) == 0:
+                pick = np.nonzero(eligible & ~blocked)[0]
+                if len(pick) == 0:
+                    pick = np.nonzero(eligible)[0]
+                start = pick[np.lexsort((rank[pick], -smooth[pick]))[:1]]
+            grown = grow(start, eligible, rank, inst.area_ha, adj, s.max_candidates or cfg.max_candidates,
                          (s.neighbourhood or cfg.neighbourhood) * target)
             core = grown[: int(np.searchsorted(np.cumsum(inst.area_ha[grown]), target, side="left")) + 1]
             blocked[core] = True
@@ -398,6 +407,18 @@ class Sites(Family):
             C = np.sort(grown)
             out[i] = (C, C[np.argsort(rank[C], kind="stable")])
         return out
+
+    def _included(self, i: int, s: Site, inst) -> np.ndarray:
+        """Indices of the site's ``include`` parcel ids; an id not in the layer is an input error."""
+        ids = pd.Index(inst.ids.astype(str))
+        want = [str(v) for v in s.include]
+        pos = ids.get_indexer(want)
+        if (pos < 0).any():
+            missing = [w for w, p in zip(want, pos) if p < 0][:5]
+            raise InputError(self.loaded.label, self._field(i, "include"),
+                             f"parcel id(s) {missing} of site {s.name!r} are not in the parcel layer",
+                             "list ids from the parcel layer's id field")
+        return np.unique(pos).astype(np.int64)
 
     def _too_small(self, i: int, s: Site, count: int, have: float):
         where = f" within {s.anchor.max_km:g} km of {self._anchor_label(s)}" if s.anchor else ""
@@ -495,6 +516,10 @@ class Sites(Family):
                    hoods[i][1].tobytes())
             groups.setdefault(key, []).append(i)
         return [pair for g in groups.values() for pair in itertools.pairwise(g)]
+
+    def candidates(self) -> dict[str, np.ndarray]:
+        """Per site name, the candidate parcel indices of the last build (phasing seeds expansions with them)."""
+        return {name: C for name, _, C in self._y_blocks}
 
     def annotate(self, columns: pd.DataFrame, x: np.ndarray, plan) -> None:
         site = plan["site"].to_numpy(dtype=object).copy()

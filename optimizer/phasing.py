@@ -11,10 +11,13 @@ periods t → t+1:
 
 so a parcel developed by 2030 keeps its use in 2050, an expanded site contains its earlier site
 (and stays connected through its own contiguity rows in t+1), and the other sites of t+1 are new.
+An expanded site's candidate neighbourhood is grown from its earlier site's candidates (the sites
+family's ``include``), so every parcel the earlier site may take can stay in the expansion.
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -76,10 +79,29 @@ def _links(prev: pd.DataFrame, nxt: pd.DataFrame, on: list[str]) -> tuple[np.nda
     return m["col_t"].to_numpy(dtype=np.int64), m["col_n"].fillna(-1).to_numpy(dtype=np.int64)
 
 
+def _seed_expansions(instance: Instance, lt: LoadedScenario, expansions: dict[str, str],
+                     prev: PeriodBlock) -> LoadedScenario:
+    """The period's scenario with each expanded site's ``include`` holding its earlier site's candidates."""
+    fam = next((f for f in prev.compiled.families if f.name == "sites"), None)
+    sites = lt.raw.get("constraints", {}).get("sites", {}).get("sites")
+    if not expansions or fam is None or not sites:
+        return lt
+    earlier = fam.candidates()
+    raw = copy.deepcopy(lt.raw)
+    for site in raw["constraints"]["sites"]["sites"]:
+        old = expansions.get(site.get("name"))
+        if old in earlier:
+            seeds = list(site.get("include", [])) + instance.ids[earlier[old]].tolist()
+            site["include"] = list(dict.fromkeys(seeds))
+    return parse_scenario(raw, lt.label, lt.base_dir, lt.path, lt.sha256)
+
+
 def compile_phased(instance: Instance, loaded: LoadedScenario) -> Phased:
     blocks: list[PeriodBlock] = []
     col_off = row_off = 0
     for name, lt in period_scenarios(loaded):
+        if blocks:
+            lt = _seed_expansions(instance, lt, loaded.scenario.periods[name].site_expansions, blocks[-1])
         comp = compile_model(instance, lt)
         blocks.append(PeriodBlock(name, lt, comp, col_off, row_off))
         col_off += comp.model.n_cols

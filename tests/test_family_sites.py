@@ -170,6 +170,24 @@ def test_compile_neighbourhood_is_grown_from_the_best_surroundings(tmp_path):
     assert res.objective == pytest.approx(12.0)  # 13 + one of its 5-neighbours
 
 
+def test_compile_neighbourhood_grows_from_included_parcels(tmp_path):
+    """Same grid; ``include: [25]`` (the lone 9 in the corner, as phasing does for an expanded site)
+    starts the neighbourhood there instead of at 13: 25 and its ring 20, 24 (3 ha ≥ 2.5 × 1 ha)."""
+    v = [[0, 0, 0, 0, 0],
+         [0, 0, 5, 0, 0],
+         [0, 5, 7, 5, 0],
+         [0, 0, 5, 0, 0],
+         [0, 0, 0, 0, 9]]
+    path = grid(tmp_path, v, [{"name": "KCN", "use": "SKK", "max_ha": 1, "include": [25]}], cfg={"neighbourhood": 2.5})
+    loaded = load_scenario(path)
+    inst = load_instance(loaded)
+    compiled = compile_model(inst, loaded)
+    fam = next(f for f in compiled.families if f.name == "sites")
+    assert sorted(inst.ids[fam.candidates()["KCN"]]) == [20, 24, 25]
+    res = get_adapter("highs").solve(compiled.model, loaded.scenario.solver)
+    assert res.objective == pytest.approx(9.0)
+
+
 # ---------------------------------------------------------------- solve, checked by brute force
 def test_solve_contiguity_forces_one_blob_brute_force(tmp_path):
     """5×5 grid, one site of exactly 4 ha. The four best cells (9, 9, 8, 8) form two blobs in opposite
@@ -374,6 +392,14 @@ def test_error_anchor_feature_missing(tmp_path):
     loaded = load_scenario(grid(tmp_path, [[1, 2]], [{"name": "P", "use": "SKK", "max_ha": 2, "anchor": anchor}]))
     with pytest.raises(InputError, match=r"places.gpkg: ma: field missing"):
         compile_model(load_instance(loaded), loaded)
+
+
+def test_error_included_parcel_not_in_layer(tmp_path):
+    path = grid(tmp_path, [[1, 2]], [{"name": "KCN", "use": "SKK", "max_ha": 1, "include": [1, 99]}])
+    loaded = load_scenario(path)
+    with pytest.raises(InputError, match=r"parcel id\(s\) \['99'\] of site 'KCN' are not in the parcel layer") as e:
+        compile_model(load_instance(loaded), loaded)
+    assert e.value.field == "constraints.sites.sites.0.include"
 
 
 def test_error_neighbourhood_too_small(tmp_path):

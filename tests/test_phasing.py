@@ -89,3 +89,39 @@ def test_verify_catches_unbuilt_parcel(cli, phased, tmp_path):
     res = cli("verify", out, "--json")
     assert res.exit_code == 1
     assert "phasing" in {v["family"] for v in json.loads(res.stdout)["violations"]}
+
+
+def test_expanded_site_grows_from_its_earlier_candidates(tmp_path):
+    """A row of 12 one-hectare cells. In 2030 a 2 ha park settles on the 9, 8 at the left end; alone,
+    the 2050 park of up to 6 ha would centre on the run of 7s at the right end and could not contain
+    it. Phasing seeds the 2050 neighbourhood with the 2030 candidates, so the expansion holds them
+    and the joint plan keeps the 2030 park inside the 2050 one."""
+    from optimizer.compile import compile_model
+    from optimizer.instance import load_instance
+    from optimizer.phasing import compile_phased
+    from optimizer.scenario import load_scenario
+    from optimizer.solvers import get_adapter
+
+    from .test_family_sites import grid
+
+    values = [[9, 8, 0, 0, 0, 0, 0, 7, 7, 7, 7, 7]]
+    path = grid(tmp_path, values, [{"name": "KCN", "use": "SKK", "min_ha": 2, "max_ha": 2}], cfg={"neighbourhood": 1.0})
+    raw = yaml.safe_load(path.read_text())
+    later = {"constraints": {"sites": {"neighbourhood": 1.0,
+                                       "sites": [{"name": "KCN", "use": "SKK", "min_ha": 6, "max_ha": 6}]}}}
+    raw["periods"] = {"2030": {}, "2050": {"overrides": later, "site_expansions": {"KCN": "KCN"}}}
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False))
+    loaded = load_scenario(path)
+    inst = load_instance(loaded)
+    phased = compile_phased(inst, loaded)
+    cand = [next(f for f in b.compiled.families if f.name == "sites").candidates()["KCN"] for b in phased.blocks]
+    assert sorted(inst.ids[cand[0]]) == [1, 2]
+    assert set(inst.ids[cand[0]]) <= set(inst.ids[cand[1]])
+    # without the seeds the 2050 neighbourhood lies at the right end
+    alone = {k: v for k, v in raw.items() if k != "periods"} | later
+    (tmp_path / "alone.yaml").write_text(yaml.safe_dump(alone, allow_unicode=True, sort_keys=False))
+    la = load_scenario(tmp_path / "alone.yaml")
+    fam = next(f for f in compile_model(inst, la).families if f.name == "sites")
+    assert not set(inst.ids[cand[0]]) & set(inst.ids[fam.candidates()["KCN"]])
+    res = get_adapter("highs").solve(phased.model, loaded.scenario.solver)
+    assert res.termination == "optimal"
