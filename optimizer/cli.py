@@ -65,19 +65,23 @@ def print_run_summary(run: dict) -> None:
     console.print(t)
     if run.get("quotas"):
         q = Table(title="quotas (ha)", title_justify="left")
-        for col in ("key", "use", "lo", "achieved", "hi", "binding"):
+        phased = any("period" in r for r in run["quotas"])
+        for col in ("period",) * phased + ("key", "use", "lo", "achieved", "hi", "binding"):
             q.add_column(col, justify="right" if col in ("lo", "achieved", "hi") else "left")
         for r in run["quotas"]:
-            binding = "lo" if r.get("at_lo") else "hi" if r.get("at_hi") else ""
-            q.add_row(r["key"], r["use"], _fmt(r["lo"], 2), _fmt(r["achieved"], 2), _fmt(r["hi"], 2), binding)
+            cells = (r["key"], r["use"], _fmt(r["lo"], 2), _fmt(r["achieved"], 2), _fmt(r["hi"], 2), r.get("binding", ""))
+            q.add_row(*((str(r.get("period", "")),) * phased + cells))
         console.print(q)
     if run.get("marginal_values"):
         mv = Table(title="binding rows: objective change for one more unit", title_justify="left")
-        for col in ("family", "key", "side", "bound → moved to", "Δ objective / unit", "re-solve"):
+        for col in ("family", "key", "side", "bound → moved to", "Δ objective / unit", "range (gaps)", "re-solve"):
             mv.add_column(col)
         for r in run["marginal_values"]:
-            mv.add_row(r["family"], r["key"], r["side"], f"{r['bound']:,.2f} → {r['moved_to']:,.2f} {r['unit']}",
-                       _fmt(r["marginal_value"]), r["termination"])
+            key = r["key"] + (f" ({r['period']})" if r.get("period") else "")
+            mv.add_row(r["family"], key, r["side"], f"{r['bound']:,.2f} → {r['moved_to']:,.2f} {r['unit']}",
+                       _fmt(r["marginal_value"]),
+                       "—" if not r.get("marginal_range") else f"{_fmt(r['marginal_range'][0])} … {_fmt(r['marginal_range'][1])}",
+                       r["termination"])
         console.print(mv)
     for a in run.get("alternatives", []):
         console.print(f"alternative {a['index']}: {a['status']}, objective {_fmt(a['objective'])}"

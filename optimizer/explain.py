@@ -74,30 +74,70 @@ def diagnose(compiled: Compiled, solver: SolverSettings, settings: DiagnosisSett
     return result, out, elastic
 
 
+def _room(model: CompiledModel, x: np.ndarray, up: bool) -> np.ndarray:
+    """Per row, the smallest change of its activity one integer column can make in that direction
+    (0 where a continuous column can move it by any amount, inf where nothing can)."""
+    A = model.A.tocoo()
+    xj = x[A.col]
+    if up:
+        movable = ((A.data > 0) & (xj < model.col_hi[A.col] - 0.5)) | ((A.data < 0) & (xj > model.col_lo[A.col] + 0.5))
+    else:
+        movable = ((A.data > 0) & (xj > model.col_lo[A.col] + 0.5)) | ((A.data < 0) & (xj < model.col_hi[A.col] - 0.5))
+    step = np.where(model.integer[A.col], np.abs(A.data), 0.0)
+    room = np.full(model.n_rows, np.inf)
+    np.minimum.at(room, A.row[movable], step[movable])
+    return room
+
+
 def binding_rows(model: CompiledModel, x: np.ndarray, tol: float = 1e-6) -> pd.DataFrame:
-    """Soft rows at a bound, leaving out rows with nothing active (e.g. 0 ≤ 0 in a district where no
-    household is displaced): those are at their bound only trivially."""
+    """Soft rows that bind: at a bound, or closer to it than any single parcel can move them. A plan
+    made of whole parcels rarely meets 120 ha exactly; with 119.997 ha of a 120 ha cap and no parcel
+    smaller than 0.5 ha, nothing more fits, so the cap binds (``slack`` says by how much it is
+    short). Rows with nothing active (e.g. 0 ≤ 0 in a district where no household is displaced) are
+    at their bound only trivially and left out."""
     act = model.row_activity(x)
     rows = model.rows
     engaged = (abs(model.A) @ np.abs(x)) > 1e-9
     soft = rows["soft"].to_numpy(dtype=bool) & engaged
-    at_lo = soft & np.isfinite(model.row_lo) & (np.abs(act - model.row_lo) <= tol * np.maximum(1, np.abs(model.row_lo)))
-    at_hi = soft & np.isfinite(model.row_hi) & (np.abs(act - model.row_hi) <= tol * np.maximum(1, np.abs(model.row_hi)))
-    out = rows.loc[at_lo | at_hi, [c for c in ("family", "key", "lo", "hi", "unit", "period") if c in rows]].copy()
-    out["activity"] = act[at_lo | at_hi]
-    out["side"] = np.where(at_lo[at_lo | at_hi] & at_hi[at_lo | at_hi], "both", np.where(at_lo[at_lo | at_hi], "lo", "hi"))
+    eps = tol * np.maximum(1, np.abs(np.nan_to_num(model.row_hi, posinf=0, neginf=0)))
+    slack_hi = np.where(np.isfinite(model.row_hi), model.row_hi - act, np.inf)
+    eps_lo = tol * np.maximum(1, np.abs(np.nan_to_num(model.row_lo, posinf=0, neginf=0)))
+    slack_lo = np.where(np.isfinite(model.row_lo), act - model.row_lo, np.inf)
+    at_hi = soft & np.isfinite(slack_hi) & ((slack_hi <= eps) | (slack_hi < _room(model, x, up=True) - eps))
+    at_lo = soft & np.isfinite(slack_lo) & ((slack_lo <= eps_lo) | (slack_lo < _room(model, x, up=False) - eps_lo))
+    sel = at_lo | at_hi
+    out = rows.loc[sel, [c for c in ("family", "key", "lo", "hi", "unit", "period") if c in rows]].copy()
+    out["activity"] = act[sel]
+    out["side"] = np.where(at_lo[sel] & at_hi[sel], "both", np.where(at_lo[sel], "lo", "hi"))
+    out["slack"] = np.where(at_lo[sel] & ~at_hi[sel], slack_lo[sel], np.where(at_hi[sel], slack_hi[sel], 0.0))
+    out["slack"] = np.maximum(out["slack"].to_numpy(), 0.0)
     return out
 
 
 def marginal_values(compiled: Compiled, solver: SolverSettings, base: SolveResult, step: float = 1.0,
-                    max_rows: int = 20) -> list[dict]:
-    """Objective change when each binding soft row must hold `step` more units (one more hectare)."""
+                    max_rows: int = 20, time_limit: float | None = None) -> list[dict]:
+    """Objective change when each binding soft row must hold `step` more units (one more hectare).
+
+    Each re-solve gets ``time_limit`` seconds (default: twice the plan's own solve time, within
+    [10 s, solver.time_limit]): a moved quota can be much harder to prove than the plan itself, and
+    an explanation must not take hours.
+
+    Both plans are solved to a gap, so their difference is known only within a range:
+    ``marginal_range`` = [new optimum's lowest − base optimum's highest, new's highest − base's lowest]
+    per unit, each optimum lying between its incumbent and its bound. A relaxed bound (hi moved up)
+    cannot worsen the optimum and a tightened one (lo moved up) cannot improve it, which cuts the
+    range at 0. ``marginal_value`` is the difference of the two incumbents, clipped to that range."""
     model = compiled.model
     adapter = get_adapter(solver.name)
+    if time_limit is None:
+        time_limit = min(solver.time_limit, max(10.0, 2.0 * base.time_s))
+    solver = solver.model_copy(update={"time_limit": float(time_limit)})
     out = []
     for r, row in binding_rows(model, base.x).head(max_rows).iterrows():
         lo, hi = model.row_lo[r], model.row_hi[r]
-        if row["side"] in ("lo", "both"):
+        if row["side"] == "both":          # a band narrower than a parcel (or lo = hi): shift it up
+            new_lo, new_hi = lo + step, hi + step
+        elif row["side"] == "lo":
             new_lo, new_hi = lo + step, max(hi, lo + step)
         else:
             new_lo, new_hi = lo, hi + step
@@ -105,9 +145,28 @@ def marginal_values(compiled: Compiled, solver: SolverSettings, base: SolveResul
         item = {"family": row["family"], "key": row["key"], "side": row["side"], "unit": row["unit"], **_period(model, r),
                 "bound": float(lo if row["side"] in ("lo", "both") else hi), "moved_to": float(new_lo if row["side"] in ("lo", "both") else new_hi),
                 "termination": res.termination, "gap": res.gap, "objective": res.objective}
-        item["marginal_value"] = None if res.objective is None else (res.objective - base.objective) / step
+        item["marginal_value"], item["marginal_range"] = _difference(base, res, step, relaxed=row["side"] == "hi",
+                                                                     maximize=model.sense == "max")
         out.append(item)
     return out
+
+
+def _difference(base: SolveResult, res: SolveResult, step: float, relaxed: bool,
+                maximize: bool) -> tuple[float | None, list[float] | None]:
+    """(value, [low, high]) of (optimum after the move − optimum before) / step; see marginal_values."""
+    if res.objective is None or base.objective is None:
+        return None, None
+
+    def interval(r: SolveResult) -> tuple[float, float]:
+        b = r.bound if r.bound is not None else (np.inf if maximize else -np.inf)
+        return min(r.objective, b), max(r.objective, b)
+
+    (n_lo, n_hi), (b_lo, b_hi) = interval(res), interval(base)
+    low, high = (n_lo - b_hi) / step, (n_hi - b_lo) / step
+    better_or_equal = relaxed == maximize          # the move can only raise the optimum
+    low, high = (max(low, 0.0), high) if better_or_equal else (low, min(high, 0.0))
+    value = float(np.clip((res.objective - base.objective) / step, low, high))
+    return value, [float(v) if np.isfinite(v) else None for v in (low, high)]
 
 
 def difference_cut(model: CompiledModel, n_assign: int, x_ref: np.ndarray, area: np.ndarray, min_area: float,

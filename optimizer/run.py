@@ -215,12 +215,16 @@ def solve_scenario(loaded: LoadedScenario, out: Path | None, *, alternatives: in
         t = time.perf_counter()
         binding = binding_rows(model, result.x)
         run["binding"] = [{"family": r.family, "key": r.key, "side": r.side, "unit": r.unit,
-                           "activity": float(r.activity), **({"period": r.period} if "period" in binding else {})}
+                           "activity": float(r.activity), "slack": float(r.slack),
+                           **({"period": r.period} if "period" in binding else {})}
                           for r in binding.itertuples()]
+        side = {(b["family"], b["key"], b.get("period")): b["side"] for b in run["binding"]}
+        for q in run.get("quotas", []):
+            q["binding"] = side.get((q["family"], q["key"], q.get("period")), "")
         if do_marginals and len(binding):
             log(f"marginal values: re-solving {min(len(binding), sc.explain.max_marginal_rows)} binding row(s)")
             run["marginal_values"] = marginal_values(problem, sc.solver, result, sc.explain.marginal_step,
-                                                     sc.explain.max_marginal_rows)
+                                                     sc.explain.max_marginal_rows, sc.explain.marginal_time_limit)
             run["marginal_values_method"] = ("re-solve with the binding bound moved by "
                                              f"{sc.explain.marginal_step} unit(s); see optimizer/explain.py")
         timings["explain_s"] = time.perf_counter() - t

@@ -132,6 +132,8 @@ class ExplainSettings(_Strict):
     marginal_values: bool = Field(True, description="re-solve with each binding quota moved by one unit")
     marginal_step: float = Field(1.0, gt=0, description="how far to move a binding bound (in the row's unit)")
     max_marginal_rows: int = Field(20, ge=0)
+    marginal_time_limit: float | None = Field(None, gt=0, description="time limit (s) of each re-solve; default: "
+                                              "twice the plan's own solve time, at least 10 s, at most solver.time_limit")
 
 
 class Period(_Strict):

@@ -107,7 +107,9 @@ def indicator_table(run: dict, current: dict[str, float | None]) -> pd.DataFrame
     for i, q in enumerate(run.get("quotas", []), start=1):
         cur = current.get(q["key"])
         planned = q.get("achieved")
-        binding = "both" if q.get("at_lo") and q.get("at_hi") else "lo" if q.get("at_lo") else "hi" if q.get("at_hi") else ""
+        binding = q.get("binding")  # from explain.binding_rows; runs written before it: exactly at a bound
+        if binding is None:
+            binding = "both" if q.get("at_lo") and q.get("at_hi") else "lo" if q.get("at_lo") else "hi" if q.get("at_hi") else ""
         rows.append({"no": i, "key": q["key"], "use": q.get("use") or q["key"], "region": q.get("region"),
                      "current_ha": cur, "planned_ha": planned,
                      "change_ha": None if cur is None or planned is None else planned - cur,

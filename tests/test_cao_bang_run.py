@@ -59,3 +59,106 @@ def test_plan_figures_from_geometry(run):
     # resettlement capacity covers the displaced households in every district
     for row in r["resettlement"]:
         assert row["capacity_households"] >= row["displaced_households"] - 1e-6
+
+
+# ---------------------------------------------------------------- cao_bang_2030: every family, named sites
+FULL = ROOT / "instances" / "cao_bang" / "scenarios" / "cao_bang_2030.yaml"
+
+
+@pytest.fixture(scope="module")
+def full_run(tmp_path_factory):
+    from click.testing import CliRunner
+
+    from optimizer.cli import main
+
+    out = tmp_path_factory.mktemp("cb2030") / "run"
+    res = CliRunner().invoke(main, ["solve", str(FULL), "--out", str(out), "--json", "--marginals"])
+    assert res.exit_code == 0, res.output
+    return out, json.loads(res.stdout)
+
+
+def _dissolves_to_one(geoms) -> bool:
+    return shapely.union_all(shapely.buffer(geoms.to_numpy(), 0.01)).geom_type == "Polygon"
+
+
+def test_full_scenario_sites_from_geometry(full_run):
+    """Issue 4's must-show, recomputed here from the output layer and the input layers only."""
+    out, r = full_run
+    assert r["status"] == "optimal" and r["verify"]["ok"]
+    plan = gpd.read_file(out / "allocation.gpkg", layer="allocation")
+    plan["ha"] = plan.geometry.area / 1e4
+    by_site = {name: g for name, g in plan[plan["site"] != ""].groupby("site")}
+    kcn = [g for g in by_site.values() if (g["new_use"] == "SKK").all()]
+    ccn = [g for g in by_site.values() if (g["new_use"] == "SKN").all()]
+    ports = {n: g for n, g in by_site.items() if (g["new_use"] == "DGT").all()}
+    assert len(kcn) == 2 and len(ccn) == 4 and len(ports) == 2 and len(by_site) == 8
+    assert 192 - 1e-6 <= sum(g["ha"].sum() for g in kcn) <= 202 + 1e-6
+    assert 110 - 1e-6 <= sum(g["ha"].sum() for g in ccn) <= 120 + 1e-6
+    assert all(60 - 1e-6 <= g["ha"].sum() <= 140 + 1e-6 for g in kcn)
+    assert all(15 - 1e-6 <= g["ha"].sum() <= 45 + 1e-6 for g in ccn)
+    assert all(_dissolves_to_one(g.geometry) for g in by_site.values())
+    # every converted industrial/port parcel belongs to a site
+    conv = plan[plan["changed"] & plan["new_use"].isin(["SKK", "SKN", "DGT"])]
+    assert (conv["site"] != "").all()
+    # dry ports: 15–25 ha, farthest vertex within 3 km of its border gate
+    places = gpd.read_file(DATA / "places.gpkg", layer="places").to_crs(plan.crs).set_index("place_id")
+    for name, gate in (("Cảng cạn Tà Lùng", "ta_lung"), ("Cảng cạn Trà Lĩnh", "tra_linh")):
+        g = ports[name]
+        assert 15 - 1e-6 <= g["ha"].sum() <= 25 + 1e-6
+        pt = places.geometry[gate]
+        xy = shapely.get_coordinates(g.geometry.to_numpy())
+        assert (((xy[:, 0] - pt.x) ** 2 + (xy[:, 1] - pt.y) ** 2) ** 0.5).max() <= 3000 + 1e-6
+    # run.json `sites` agrees with the geometry
+    reported = {s["name"]: s for s in r["sites"]}
+    for name, g in by_site.items():
+        assert reported[name]["area_ha"] == pytest.approx(g["ha"].sum(), abs=1e-3)
+        assert reported[name]["parcels"] == len(g) and reported[name]["connected"] is True
+
+
+def test_full_scenario_protection_balance_and_resettlement(full_run):
+    out, r = full_run
+    plan = gpd.read_file(out / "allocation.gpkg", layer="allocation")
+    area = plan.geometry.area / 1e4
+    zones = gpd.read_file(DATA / "zones.gpkg", layer="zones")
+    strict = zones.loc[zones["zone_class"] == "strict"]
+    hits = gpd.sjoin(plan[plan["changed"]], strict, predicate="intersects")
+    inside = hits.geometry.intersection(shapely.union_all(strict.geometry.to_numpy())).area
+    assert (inside <= 1.0).all()  # touching a zone edge is allowed, overlapping it is not
+    assert area[plan["new_use"].isin(["RSX", "RPH", "RDD"])].sum() >= 0.60 * 670030
+    assert area[plan["new_use"].isin(["ONT", "ODT", "DGT", "SKC", "TMD", "SKK", "SKN", "SON"])].sum() <= 38346 + 1e-6
+    # displaced households (converted to SKK/SKN/DGT) per district vs 40 households per new ONT hectare
+    conv = plan["changed"]
+    displaced = plan.loc[conv & plan["new_use"].isin(["SKK", "SKN", "DGT"])].groupby("district").size()
+    assert len(displaced) > 0
+    rows = {row["region"] if "region" in row else row.get("key"): row for row in r["resettlement"]}
+    assert all(row["capacity_households"] >= row["displaced_households"] - 1e-6 for row in rows.values())
+
+
+def test_full_scenario_lists_binding_quotas_with_marginal_values(full_run):
+    """Issue 6's must-show: binding rows are those closer to their bound than any single parcel can
+    move them; each carries the objective change of moving its bound by one hectare, re-solved."""
+    out, r = full_run
+    plan = gpd.read_file(out / "allocation.gpkg", layer="allocation")
+    smallest = (plan.geometry.area / 1e4).min()
+    quotas = [b for b in r["binding"] if b["family"] == "quota_area"]
+    assert quotas, "a 10 ha grid cannot meet 110–120 ha and 192–202 ha with room for another parcel"
+    by_key = {q["key"]: q for q in r["quotas"]}
+    for b in quotas:
+        q = by_key[b["key"]]
+        room = q["hi"] - q["achieved"] if b["side"] == "hi" else q["achieved"] - q["lo"]
+        assert room < smallest and b["slack"] == pytest.approx(room, abs=1e-4)
+        assert q["binding"] == b["side"]
+    mv = {(m["family"], m["key"]): m for m in r["marginal_values"]}
+    gap_abs = abs(r["bound"] - r["objective"])
+    for b in r["binding"]:
+        m = mv[(b["family"], b["key"])]
+        assert m["objective"] is not None and m["moved_to"] - m["bound"] == pytest.approx(1.0)
+        low, high = m["marginal_range"]
+        re_gap = m["gap"] * max(abs(m["objective"]), 1.0)
+        # the range is the two optima's uncertainty (gap of each solve) around the incumbents' difference
+        diff = m["objective"] - r["objective"]
+        assert high - low <= gap_abs + re_gap + 1e-6
+        assert low - 1e-6 <= m["marginal_value"] <= high + 1e-6
+        assert low - 1e-6 <= diff or low == 0.0
+        if b["side"] == "hi":  # one more hectare allowed (maximize): the optimum cannot fall
+            assert low >= 0.0
