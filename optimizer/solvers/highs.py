@@ -29,9 +29,10 @@ def _finite(v: float) -> float | None:
 
 class _ProgressTrace:
     """The time-to-gap trace of one solve, from HiGHS's MIP callbacks: a point at every improving solution, and
-    otherwise (the interrupt callback fires many times a second) only when the bound or incumbent moved and at
-    least ``every`` seconds after the previous point, so a long run's trace stays small. The MIP logging
-    callback is not used: HiGHS only fires it when its own log output is on."""
+    otherwise (the interrupt callback fires many times a second) only when the bound or incumbent moved, and
+    either at least ``every`` seconds after the previous point or with the gap down by a fifth, so a long run's
+    trace stays small while the time a gap is reached stays sharp. The MIP logging callback is not used:
+    HiGHS only fires it when its own log output is on."""
 
     def __init__(self, h, t0: float, on_progress: base.ProgressFn | None, every: float = 0.5):
         self.t0, self.on_progress, self.every = t0, on_progress, every
@@ -44,11 +45,15 @@ class _ProgressTrace:
         incumbent, bound = _finite(d.mip_primal_bound), _finite(d.mip_dual_bound)
         if incumbent is None and bound is None:
             return
+        point = base.progress_point(t, incumbent, bound)
         if not improving and self.points:
             last = self.points[-1]
-            if t - last["t"] < self.every or (last["incumbent"], last["bound"]) == (incumbent, bound):
+            if (last["incumbent"], last["bound"]) == (incumbent, bound):
                 return
-        self._add(base.progress_point(t, incumbent, bound))
+            sharper = point["gap"] is not None and (last["gap"] is None or point["gap"] < 0.8 * last["gap"])
+            if t - last["t"] < self.every and not sharper:
+                return
+        self._add(point)
 
     def _add(self, point: dict) -> None:
         self.points.append(point)
