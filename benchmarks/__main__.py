@@ -137,8 +137,11 @@ def machine() -> dict:
             "memory_gib": round(mem, 1) if mem else None, "python": platform.python_version()}
 
 
-def _f(v, fmt="{:,.3g}"):
-    return "—" if v is None else fmt.format(v)
+def _f(v, fmt=None):
+    """A table cell: None as a dash; numbers with three significant digits, without exponents."""
+    if v is None:
+        return "—"
+    return fmt.format(v) if fmt else (f"{v:,.0f}" if abs(v) >= 100 else f"{v:.3g}")
 
 
 def markdown(results: dict) -> str:
@@ -159,8 +162,30 @@ def markdown(results: dict) -> str:
             lines.append(
                 f"| {r['instance']} | {r['family']} | {_f(r.get('parcels'), '{:,}')} | {_f(r.get('columns'), '{:,}')} | "
                 f"{_f(r.get('compile_s'))} | {_f(r.get('solve_s'))} | {r['termination']} | {_f(r.get('gap'), '{:.2%}')} | "
-                + " | ".join(_f(ttg.get(f"{th:g}"), "{:.3g}") for th in THRESHOLDS) + f" | {_f(r.get('peak_rss_mb'), '{:,.0f}')} |")
+                + " | ".join(_f(ttg.get(f"{th:g}")) for th in THRESHOLDS) + f" | {_f(r.get('peak_rss_mb'), '{:,.0f}')} |")
     return "\n".join(lines)
+
+
+# issue 9's targets for the bundled scenarios: (scenario, most seconds to a 0.5 % gap, as text)
+TARGETS = (("bez_2030", 60.0, "BEZ 1 ha, all families: ≤ 0.5 % in ≤ 60 s"),
+           ("cao_bang_2030", 120.0, "province 10 ha: ≤ 0.5 % in ≤ 120 s"),
+           ("cao_bang_2030_2050", None, "joint 2030–2050: ≤ 2× the 2030 time"))
+
+
+def targets_table(results: dict) -> str:
+    """Cao Bằng against the targets: the time to a 0.5 % gap, or the best gap reached where it was not."""
+    solves = {r["instance"]: r for r in results.get("solves", [])}
+    t2030 = (solves.get("cao_bang_2030", {}).get("time_to_gap") or {}).get("0.005")
+    lines = ["| target | time to 0.5 % (s) | best gap reached | in (s) | met |", "|---|---:|---:|---:|---|"]
+    for name, limit, text in TARGETS:
+        r = solves.get(name)
+        if r is None:
+            continue
+        t = (r.get("time_to_gap") or {}).get("0.005")
+        limit = limit if limit is not None else (2 * t2030 if t2030 is not None else None)
+        met = "yes" if t is not None and limit is not None and t <= limit else "no"
+        lines.append(f"| {text} | {_f(t)} | {_f(r.get('gap'), '{:.2%}')} | {_f(r.get('solve_s'))} | {met} |")
+    return "\n".join(lines) if len(lines) > 2 else ""
 
 
 def plot(results: dict, path: Path) -> None:
@@ -185,6 +210,12 @@ def plot(results: dict, path: Path) -> None:
     plt.close(fig)
 
 
+def publish(results: dict, out: Path) -> None:
+    """The time-to-gap plot next to ``out`` and the markdown tables on stdout (for benchmarks/README.md)."""
+    plot(results, out.with_name("time_to_gap.png"))
+    print("\n\n".join(filter(None, [markdown(results), targets_table(results)])))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="*", default=[1000, 10000], help="synthetic sizes for the compile table")
@@ -199,7 +230,11 @@ def main() -> None:
     ap.add_argument("--gap", type=float, default=0.005, help="relative gap the solves stop at")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results.json"))
     ap.add_argument("--append", action="store_true", help="keep --out's other rows, replacing re-run ones")
+    ap.add_argument("--table", action="store_true", help="run nothing: print the tables and redraw the plot from --out")
     args = ap.parse_args()
+    if args.table:
+        publish(json.loads(args.out.read_text()), args.out)
+        return
 
     from instances.synthetic import write_instance
 
@@ -236,8 +271,7 @@ def main() -> None:
     results["meta"]["load_average_end"] = os.getloadavg()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1))
-    plot(results, args.out.with_name("time_to_gap.png"))
-    print(markdown(results))
+    publish(results, args.out)
 
 
 if __name__ == "__main__":
