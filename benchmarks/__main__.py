@@ -183,7 +183,7 @@ def targets_table(results: dict) -> str:
             continue
         t = (r.get("time_to_gap") or {}).get("0.005")
         limit = limit if limit is not None else (2 * t2030 if t2030 is not None else None)
-        met = "yes" if t is not None and limit is not None and t <= limit else "no"
+        met = "n/a (2030 not reached)" if limit is None else "yes" if t is not None and t <= limit else "no"
         lines.append(f"| {text} | {_f(t)} | {_f(r.get('gap'), '{:.2%}')} | {_f(r.get('solve_s'))} | {met} |")
     return "\n".join(lines) if len(lines) > 2 else ""
 
