@@ -246,8 +246,16 @@ def main() -> None:
                        "gap": args.gap}
     solver = {"solver.time_limit": args.time_limit, "solver.gap": args.gap}
 
-    def keep(rows, key, new):
-        return [r for r in rows if key(r) != key(new)] + [new]
+    def keep(section: str, key, new: dict) -> None:
+        """Put ``new`` into results[section] in place of its namesake and save at once: a stopped sweep keeps its rows."""
+        results[section] = [r for r in results[section] if key(r) != key(new)] + [new]
+        results["meta"]["load_average_end"] = os.getloadavg()
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(results, indent=1))
+
+    def solved(row: dict) -> None:
+        print(json.dumps({k: v for k, v in row.items() if k not in ("progress", "overrides")}), flush=True)
+        keep("solves", lambda r: (r["instance"], r["family"]), row)
 
     with tempfile.TemporaryDirectory() as tmp:
         for n in sorted(set(args.sizes) | set(args.solve_sizes)):
@@ -255,22 +263,15 @@ def main() -> None:
             if n in args.sizes:
                 row = compile_row(path, n, args.repeat, args.naive_max)
                 print(json.dumps(row), flush=True)
-                results["compile"] = keep(results["compile"], lambda r: r["parcels"], row)
+                keep("compile", lambda r: r["parcels"], row)
             if n in args.solve_sizes:
                 for fam in args.families:
-                    row = solve_case(f"synthetic {n:,}", fam, path, {**solver, **FAMILIES[fam](path)}, args.solve_repeat)
-                    print(json.dumps({k: v for k, v in row.items() if k not in ("progress", "overrides")}), flush=True)
-                    results["solves"] = keep(results["solves"], lambda r: (r["instance"], r["family"]), row)
+                    solved(solve_case(f"synthetic {n:,}", fam, path, {**solver, **FAMILIES[fam](path)}, args.solve_repeat))
     if args.cao_bang:
         for name in CAO_BANG_SCENARIOS:
             # the joint 2030–2050 scenario is held to twice the 2030 time (issue 9), so it gets twice the limit
             limit = args.time_limit * (2 if name.endswith("2050") else 1)
-            row = solve_case(name, "as bundled", CAO_BANG / f"{name}.yaml", {"solver.time_limit": limit}, args.solve_repeat)
-            print(json.dumps({k: v for k, v in row.items() if k not in ("progress", "overrides")}), flush=True)
-            results["solves"] = keep(results["solves"], lambda r: (r["instance"], r["family"]), row)
-    results["meta"]["load_average_end"] = os.getloadavg()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=1))
+            solved(solve_case(name, "as bundled", CAO_BANG / f"{name}.yaml", {"solver.time_limit": limit}, args.solve_repeat))
     publish(results, args.out)
 
 
