@@ -104,7 +104,8 @@ def solve_case(name: str, family: str, scenario: Path, overrides: dict, repeat: 
         try:
             p = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=limit * 1.5 + 180)
             out = json.loads(p.stdout.strip().splitlines()[-1]) if p.returncode == 0 else \
-                {"termination": f"crashed ({p.returncode})", "detail": p.stderr[-500:]}
+                {"termination": "input error" if "InputError" in p.stderr else f"crashed ({p.returncode})",
+                 "detail": p.stderr[-500:]}
         except subprocess.TimeoutExpired:
             out = {"termination": "killed (overran its time limit)"}
         out["wall_s"] = round(time.perf_counter() - t, 1)
@@ -189,7 +190,7 @@ def targets_table(results: dict) -> str:
                 lim = 2 * t2030 if t2030 is not None else None
             met = "n/a (2030 not reached)" if lim is None else "yes" if t is not None and t <= lim else "no"
             lines.append(f"| {text} | {variant} | {_f(t)} | {_f(r.get('gap'), '{:.2%}')} | {_f(r.get('solve_s'))} | "
-                         f"{met if 'solve_s' in r else r['termination']} |")
+                         f"{met if r.get('objective') is not None else r['termination']} |")
     return "\n".join(lines) if len(lines) > 2 else ""
 
 
@@ -238,6 +239,7 @@ def main() -> None:
     ap.add_argument("--append", action="store_true", help="keep --out's other rows, replacing re-run ones")
     ap.add_argument("--set", nargs="+", default=[], metavar="PATH=VALUE",
                     help="scenario overrides for every solve, e.g. quotas.SKK.lo=192 (value read as YAML)")
+    ap.add_argument("--label", help="the Cao Bằng variant's name in the tables (default: the --set items)")
     ap.add_argument("--table", action="store_true", help="run nothing: print the tables and redraw the plot from --out")
     args = ap.parse_args()
     if args.table:
@@ -249,16 +251,16 @@ def main() -> None:
     results = json.loads(args.out.read_text()) if args.append and args.out.exists() else {}
     results.setdefault("compile", [])
     results.setdefault("solves", [])
-    results["meta"] = {**machine(), "date": time.strftime("%Y-%m-%d %H:%M %Z"), "load_average_start": os.getloadavg(),
-                       "repeat": args.repeat, "solve_repeat": args.solve_repeat, "time_limit": args.time_limit,
-                       "gap": args.gap}
+    sweeps = results.get("meta", {}).get("sweeps", [])  # one entry per invocation, --append keeps the earlier ones
+    results["meta"] = {**machine(), "sweeps": sweeps + [{"date": time.strftime("%Y-%m-%d %H:%M %Z"), "args": sys.argv[1:],
+                                                         "load_average_start": [round(v, 2) for v in os.getloadavg()]}]}
     extra = {k: yaml.safe_load(v) for k, v in (item.split("=", 1) for item in args.set)}
     solver = {"solver.time_limit": args.time_limit, "solver.gap": args.gap, **extra}
 
     def keep(section: str, key, new: dict) -> None:
         """Put ``new`` into results[section] in place of its namesake and save at once: a stopped sweep keeps its rows."""
         results[section] = [r for r in results[section] if key(r) != key(new)] + [new]
-        results["meta"]["load_average_end"] = os.getloadavg()
+        results["meta"]["sweeps"][-1]["load_average_end"] = [round(v, 2) for v in os.getloadavg()]
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(results, indent=1))
 
@@ -280,7 +282,7 @@ def main() -> None:
         for name in args.cao_bang or CAO_BANG_SCENARIOS:
             # the joint 2030–2050 scenario is held to twice the 2030 time (issue 9), so it gets twice the limit
             limit = args.time_limit * (2 if name.endswith("2050") else 1)
-            label = "as bundled" + (f" + {' '.join(args.set)}" if args.set else "")
+            label = args.label or ("as bundled" + (f" + {' '.join(args.set)}" if args.set else ""))
             solved(solve_case(name, label, CAO_BANG / f"{name}.yaml", {"solver.time_limit": limit, **extra}, args.solve_repeat))
     publish(results, args.out)
 
