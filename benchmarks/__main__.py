@@ -102,7 +102,8 @@ def solve_case(name: str, family: str, scenario: Path, overrides: dict, repeat: 
         cmd = [sys.executable, "-m", "benchmarks.solve_one", str(scenario), json.dumps(overrides)]
         t = time.perf_counter()
         try:
-            p = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=limit * 1.5 + 180)
+            p = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=limit * 1.5 + 180,
+                               check=False)
             out = json.loads(p.stdout.strip().splitlines()[-1]) if p.returncode == 0 else \
                 {"termination": "input error" if "InputError" in p.stderr else f"crashed ({p.returncode})",
                  "detail": p.stderr[-500:]}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -33,7 +34,7 @@ def test_highs_trace_is_ordered_consistent_and_ends_at_the_result(synthetic_smal
     assert trace[-1]["bound"] == pytest.approx(res.bound, rel=1e-9)
     assert live == trace[: len(live)] and len(live) >= len(trace) - 1
     incumbents = [p["incumbent"] for p in trace if p["incumbent"] is not None]
-    assert all(b >= a - 1e-9 * abs(a) for a, b in zip(incumbents, incumbents[1:]))  # improving solutions only improve
+    assert all(b >= a - 1e-9 * abs(a) for a, b in itertools.pairwise(incumbents))  # improving solutions only improve
 
 
 def test_cli_reports_progress_on_stderr_and_keeps_stdout_json(cli, tmp_path, synthetic_small):
