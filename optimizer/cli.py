@@ -42,6 +42,37 @@ def _fmt(v, digits=4):
     return str(v)
 
 
+class SolveProgress:
+    """The solver's progress on stderr while it runs, so a long solve is not a silent one: a status line
+    updated in place on a terminal, one line per new incumbent otherwise (logs, CI). Fed from the solver's
+    thread by solve_scenario's ``on_progress``; only HiGHS reports progress."""
+
+    def __init__(self, console: Console):
+        self.console, self.status, self.last_incumbent = console, None, None
+
+    @staticmethod
+    def line(p: dict) -> str:
+        gap = "—" if p["gap"] is None else f"{p['gap']:.3%}"
+        return f"incumbent {_fmt(p['incumbent'])}  bound {_fmt(p['bound'])}  gap {gap}  t={p['t']:.1f}s"
+
+    def __call__(self, p: dict) -> None:
+        if self.console.is_terminal:
+            if self.status is None:
+                self.status = self.console.status(self.line(p))
+                self.status.start()
+            else:
+                self.status.update(self.line(p))
+        elif p["incumbent"] is not None and (self.last_incumbent is None or
+                                             abs(p["incumbent"] - self.last_incumbent) > 1e-9 * max(1.0, abs(p["incumbent"]))):
+            self.last_incumbent = p["incumbent"]
+            self.console.print(self.line(p), highlight=False, markup=False)
+
+    def close(self) -> None:
+        if self.status is not None:
+            self.status.stop()
+            self.status = None
+
+
 def print_run_summary(run: dict) -> None:
     t = Table(title=f"landalloc · {run.get('scenario_name')}", show_header=False, title_justify="left")
     t.add_column(style="bold")
@@ -150,8 +181,13 @@ def solve(scenario, out, solver, time_limit, gap, seed, threads, repair, alterna
         "solver.threads": threads, "parcels.repair": repair})
     from .store import Recorder  # the run store (optimizer/store.py); opened before solving so a bad --store fails fast
     recorder = Recorder(store, lambda msg: err_console.print(msg, highlight=False, markup=False, style="yellow"))
-    outcome = solve_scenario(loaded, out, alternatives=alternatives, min_difference=min_difference, marginals=marginals,
-                             log=lambda msg: err_console.print(msg, highlight=False, style="dim"))
+    progress = SolveProgress(err_console)
+    try:
+        outcome = solve_scenario(loaded, out, alternatives=alternatives, min_difference=min_difference,
+                                 marginals=marginals, log=lambda msg: err_console.print(msg, highlight=False, style="dim"),
+                                 on_progress=progress)
+    finally:
+        progress.close()
     recorder.record(outcome.run, outcome.allocation, kind="solve", run_dir=outcome.out)
     if as_json:
         click.echo(dumps({k: v for k, v in outcome.run.items() if k != "scenario"}))

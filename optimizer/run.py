@@ -127,8 +127,10 @@ def certificate(result: SolveResult) -> dict:
 
 def solve_scenario(loaded: LoadedScenario, out: Path | None, *, alternatives: int = 0,
                    min_difference: float = 10.0, marginals: bool | None = None,
-                   log: Callable[[str], None] | None = None) -> RunOutcome:
-    """``log`` receives one-line progress messages (the CLI prints them on stderr)."""
+                   log: Callable[[str], None] | None = None,
+                   on_progress: Callable[[dict], None] | None = None) -> RunOutcome:
+    """``log`` receives one-line progress messages (the CLI prints them on stderr); ``on_progress`` receives the
+    solver's progress points live (solvers.base.progress_point; HiGHS only)."""
     if "marxan" in loaded.scenario.metadata:  # hook: Marxan-imported scenarios have no geometry (optimizer/marxan)
         from .marxan.scenario import solve_marxan_scenario
         return solve_marxan_scenario(loaded, out)
@@ -173,7 +175,7 @@ def solve_scenario(loaded: LoadedScenario, out: Path | None, *, alternatives: in
         log(f"solving {model.n_cols:,} columns × {model.n_rows:,} rows with {adapter.name} "
             f"(time limit {sc.solver.time_limit:g} s, gap {sc.solver.gap:g}; Ctrl-C keeps the best plan so far)")
         try:
-            result = adapter.solve(model, sc.solver)
+            result = adapter.solve(model, sc.solver, on_progress=on_progress)
         except KeyboardInterrupt:
             # adapters that can stop gracefully (HiGHS) return their incumbent themselves; this is the rest
             result = SolveResult(termination=INTERRUPTED, has_solution=False, x=None, objective=None, bound=None,
@@ -191,6 +193,7 @@ def solve_scenario(loaded: LoadedScenario, out: Path | None, *, alternatives: in
         "solver_detail": result.detail,
         "solver_extra": result.extra,
         "certificate": certificate(result),
+        "progress": result.progress,
         "quotas": [],
         "sites": [],
     })

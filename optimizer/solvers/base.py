@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -41,6 +42,9 @@ class SolveResult:
     gap: float | None = None
     detail: str = ""
     extra: dict = field(default_factory=dict)
+    # time-to-gap trace: progress_point dicts in time order, ending at the final objective/bound; only HiGHS
+    # fills it (from its MIP callbacks); CBC, SCIP and CP-SAT leave it empty
+    progress: list[dict] = field(default_factory=list)
 
     def __post_init__(self):
         if self.gap is None:
@@ -51,6 +55,15 @@ def relative_gap(objective: float | None, bound: float | None) -> float | None:
     if objective is None or bound is None or not np.isfinite(objective) or not np.isfinite(bound):
         return None
     return abs(objective - bound) / max(abs(objective), 1e-9)
+
+
+ProgressFn = Callable[[dict], None]
+
+
+def progress_point(t: float, incumbent: float | None, bound: float | None) -> dict:
+    """One point of a progress trace: seconds since the solve started, best plan's objective, best bound and
+    their gap (None where not known yet), with the gap defined as everywhere else (relative_gap)."""
+    return {"t": round(t, 3), "incumbent": incumbent, "bound": bound, "gap": relative_gap(incumbent, bound)}
 
 
 @contextlib.contextmanager
@@ -88,5 +101,7 @@ class Adapter:
     def version(self) -> str:
         raise NotImplementedError
 
-    def solve(self, model: CompiledModel, settings: SolverSettings) -> SolveResult:
+    def solve(self, model: CompiledModel, settings: SolverSettings, on_progress: ProgressFn | None = None) -> SolveResult:
+        """Solve within the settings' limits. ``on_progress`` receives each progress_point as the search
+        advances (called from the solver's thread); adapters without progress callbacks never call it."""
         raise NotImplementedError

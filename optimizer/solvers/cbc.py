@@ -73,7 +73,8 @@ class CbcAdapter(base.Adapter):
     def version(self) -> str:
         return f"cbc (pulp {_pulp().__version__})"
 
-    def solve(self, model: CompiledModel, settings: SolverSettings) -> base.SolveResult:
+    def solve(self, model: CompiledModel, settings: SolverSettings,
+              on_progress: base.ProgressFn | None = None) -> base.SolveResult:
         pulp = _pulp()
         ok, why = self.available()
         if not ok:

@@ -23,6 +23,51 @@ def _highspy():
     return highspy
 
 
+def _finite(v: float) -> float | None:
+    return float(v) if np.isfinite(v) else None
+
+
+class _ProgressTrace:
+    """The time-to-gap trace of one solve, from HiGHS's MIP callbacks: a point at every improving solution, and
+    otherwise (the interrupt callback fires many times a second) only when the bound or incumbent moved, and
+    either at least ``every`` seconds after the previous point or with the gap down by a fifth, so a long run's
+    trace stays small while the time a gap is reached stays sharp. The MIP logging callback is not used:
+    HiGHS only fires it when its own log output is on."""
+
+    def __init__(self, h, t0: float, on_progress: base.ProgressFn | None, every: float = 0.5):
+        self.t0, self.on_progress, self.every = t0, on_progress, every
+        self.points: list[dict] = []
+        h.cbMipImprovingSolution += lambda e: self._record(e.data_out, improving=True)
+        h.cbMipInterrupt += lambda e: self._record(e.data_out, improving=False)
+
+    def _record(self, d, improving: bool) -> None:
+        t = time.perf_counter() - self.t0
+        incumbent, bound = _finite(d.mip_primal_bound), _finite(d.mip_dual_bound)
+        if incumbent is None and bound is None:
+            return
+        point = base.progress_point(t, incumbent, bound)
+        if not improving and self.points:
+            last = self.points[-1]
+            if (last["incumbent"], last["bound"]) == (incumbent, bound):
+                return
+            sharper = point["gap"] is not None and (last["gap"] is None or point["gap"] < 0.8 * last["gap"])
+            if t - last["t"] < self.every and not sharper:
+                return
+        self._add(point)
+
+    def _add(self, point: dict) -> None:
+        self.points.append(point)
+        if self.on_progress is not None:
+            self.on_progress(point)
+
+    def finish(self, elapsed: float, objective: float | None, bound: float | None) -> list[dict]:
+        """The trace, closed by the result's own figures so that it ends where the certificate does."""
+        last = self.points[-1] if self.points else None
+        if (objective is not None or bound is not None) and (last is None or (last["incumbent"], last["bound"]) != (objective, bound)):
+            self.points.append(base.progress_point(max(elapsed, last["t"] if last else 0.0), objective, bound))
+        return self.points
+
+
 class HighsAdapter(base.Adapter):
     name = "highs"
 
@@ -39,7 +84,9 @@ class HighsAdapter(base.Adapter):
             h = hp.Highs()
         return f"{h.versionMajor()}.{h.versionMinor()}.{h.versionPatch()}"
 
-    def solve(self, model: CompiledModel, settings: SolverSettings) -> base.SolveResult:
+    def solve(self, model: CompiledModel, settings: SolverSettings,
+              on_progress: base.ProgressFn | None = None) -> base.SolveResult:
+        """Also records the time-to-gap trace (SolveResult.progress) and reports it live to ``on_progress``."""
         hp = _highspy()
         with base.quiet_stdout():
             h = hp.Highs()
@@ -72,6 +119,7 @@ class HighsAdapter(base.Adapter):
         watchdog.daemon = True
         watchdog.start()
         t0 = time.perf_counter()
+        trace = _ProgressTrace(h, t0, on_progress) if model.integer.any() else None
         if threading.current_thread() is threading.main_thread():
             # Ctrl-C stops the search gracefully and keeps the incumbent (termination "interrupted")
             h.HandleKeyboardInterrupt = True
@@ -103,4 +151,5 @@ class HighsAdapter(base.Adapter):
             bound = objective
         return base.SolveResult(termination=termination, has_solution=has_solution, x=x, objective=objective,
                                 bound=bound, solver=self.name, solver_version=self.version(), time_s=elapsed,
-                                seed=settings.seed, threads=settings.threads, detail=detail)
+                                seed=settings.seed, threads=settings.threads, detail=detail,
+                                progress=trace.finish(elapsed, objective, bound) if trace else [])

@@ -37,7 +37,8 @@ class ScipAdapter(base.Adapter):
         import ortools
         return f"scip (ortools {ortools.__version__})"
 
-    def solve(self, model: CompiledModel, settings: SolverSettings) -> base.SolveResult:
+    def solve(self, model: CompiledModel, settings: SolverSettings,
+              on_progress: base.ProgressFn | None = None) -> base.SolveResult:
         mb = _mb()
         ok, why = self.available()
         if not ok:

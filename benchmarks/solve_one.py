@@ -1,0 +1,56 @@
+"""One benchmark solve in its own process: load → compile → solve with HiGHS, one JSON line on stdout.
+
+    python -m benchmarks.solve_one SCENARIO.yaml '{"solver.time_limit": 120}'
+
+A process of its own so that the parent can kill a solver that ignores its time limit (CONVENTIONS.md) and
+so that the peak resident memory (ru_maxrss) belongs to this solve alone — Python and its libraries
+included, which is what a planner's machine must hold. Phased scenarios compile through
+optimizer.run.Problem, exactly as `landalloc solve` does; decoding and verification are not timed here.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+
+THRESHOLDS = (0.10, 0.05, 0.01, 0.005)
+
+
+def time_to_gap(progress: list[dict], thresholds=THRESHOLDS) -> dict[str, float | None]:
+    """Seconds at which the trace's gap first fell to each threshold (None: never). The trace samples the bound
+    about every 0.5 s (optimizer/solvers/highs.py), which is the resolution of these figures."""
+    out = {}
+    for th in thresholds:
+        out[f"{th:g}"] = next((p["t"] for p in progress if p["gap"] is not None and p["gap"] <= th), None)
+    return out
+
+
+def run(scenario: Path, overrides: dict) -> dict:
+    from optimizer.instance import load_instance
+    from optimizer.run import Problem
+    from optimizer.scenario import apply_overrides, load_scenario
+    from optimizer.solvers import get_adapter
+
+    t = time.perf_counter()
+    loaded = apply_overrides(load_scenario(scenario), overrides)
+    instance = load_instance(loaded)
+    load_s = time.perf_counter() - t
+    t = time.perf_counter()
+    problem = Problem(loaded, instance)
+    compile_s = time.perf_counter() - t
+    model, settings = problem.model, loaded.scenario.solver
+    res = get_adapter(settings.name).solve(model, settings)
+    return {"parcels": instance.n, "columns": model.n_cols, "rows": model.n_rows, "nonzeros": int(model.A.nnz),
+            "load_s": round(load_s, 3), "compile_s": round(compile_s, 3), "solve_s": round(res.time_s, 3),
+            "termination": res.termination, "objective": res.objective, "bound": res.bound, "gap": res.gap,
+            "solver": f"{res.solver} {res.solver_version}", "time_limit": settings.time_limit,
+            "requested_gap": settings.gap, "time_to_gap": time_to_gap(res.progress),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "progress": res.progress}
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(Path(sys.argv[1]), json.loads(sys.argv[2]) if len(sys.argv) > 2 else {})), flush=True)

@@ -1,0 +1,50 @@
+"""Solver progress: HiGHS's time-to-gap trace in SolveResult and run.json, and the live report on stderr."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import pytest
+
+from optimizer.compile import compile_model
+from optimizer.instance import load_instance
+from optimizer.scenario import load_scenario
+from optimizer.solvers.base import relative_gap
+from optimizer.solvers.highs import HighsAdapter
+
+
+def test_highs_trace_is_ordered_consistent_and_ends_at_the_result(synthetic_small):
+    """300 synthetic parcels solved to optimality: the trace is in time order, each gap is the gap of its own
+    incumbent and bound, the bound never lies below the incumbent (maximization), every point but the closing
+    one was reported live, and the trace ends at the result's objective and bound."""
+    loaded = load_scenario(synthetic_small)
+    model = compile_model(load_instance(loaded), loaded).model
+    live: list[dict] = []
+    res = HighsAdapter().solve(model, loaded.scenario.solver, on_progress=live.append)
+    trace = res.progress
+    assert res.has_solution and len(trace) >= 2
+    times = [p["t"] for p in trace]
+    assert times == sorted(times)
+    for p in trace:
+        assert p["gap"] == relative_gap(p["incumbent"], p["bound"])
+        if p["incumbent"] is not None and p["bound"] is not None:
+            assert p["incumbent"] <= p["bound"] + 1e-6 * abs(p["bound"])
+    assert trace[-1]["incumbent"] == pytest.approx(res.objective, rel=1e-9)
+    assert trace[-1]["bound"] == pytest.approx(res.bound, rel=1e-9)
+    assert live == trace[: len(live)] and len(live) >= len(trace) - 1
+    incumbents = [p["incumbent"] for p in trace if p["incumbent"] is not None]
+    assert all(b >= a - 1e-9 * abs(a) for a, b in itertools.pairwise(incumbents))  # improving solutions only improve
+
+
+def test_cli_reports_progress_on_stderr_and_keeps_stdout_json(cli, tmp_path, synthetic_small):
+    """`solve --json`: a line per new incumbent on stderr (not a terminal here), only JSON on stdout, and the
+    same trace in run.json."""
+    out = tmp_path / "run"
+    res = cli("solve", synthetic_small, "--out", out, "--json")
+    assert res.exit_code == 0, res.stderr
+    run = json.loads(res.stdout)
+    progress_lines = [ln for ln in res.stderr.splitlines() if ln.startswith("incumbent ")]
+    assert progress_lines and "gap" in progress_lines[-1]
+    assert run["progress"] and run["progress"][-1]["incumbent"] == pytest.approx(run["objective"], rel=1e-9)
+    assert json.loads((out / "run.json").read_text())["progress"] == run["progress"]
