@@ -73,7 +73,7 @@ therefore gets its own candidate neighbourhood, built vectorized, ring by ring:
   2. value: the objective coefficient of x[p, u] per hectare (best first for the scenario's sense);
      the rank order is by value, then distance to the anchor, then parcel order;
   3. start: the site's ``include`` parcels that may take the use, if any; otherwise a centre, the
-     eligible parcel with the best value smoothed over its surroundings — the
+     eligible parcel, in a connected piece of eligible land holding at least min_ha, with the best value smoothed over its surroundings — the
      area-weighted mean over eligible parcels weighted by the walks of length ≤ h inside the eligible
      graph, (A + I)^h, where h is the hop radius of a diamond holding the site's parcel count
      (max_ha over the median eligible parcel area) — that is not in the core of an earlier site (the
@@ -118,6 +118,7 @@ import numpy as np
 import pandas as pd
 import pyogrio
 import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
 import shapely
 from pydantic import Field, StrictStr, field_validator, model_validator
 
@@ -229,6 +230,15 @@ def smoothed_value(value: np.ndarray, area: np.ndarray, eligible: np.ndarray, ad
         num, den = B @ num, B @ den
     safe = np.where(den > 0, den, 1.0)
     return np.where(eligible & (den > 0), num / safe, -np.inf)
+
+
+def piece_area(eligible: np.ndarray, area: np.ndarray, adjacency: sp.csr_matrix) -> np.ndarray:
+    """Per parcel, the area of the connected piece of eligible land it lies in (0 where not eligible),
+    so a site is not centred on a sliver cut off from the land it would need."""
+    e = eligible.astype(np.float64)
+    B = sp.diags(e) @ (adjacency != 0).astype(np.float64) @ sp.diags(e)
+    _, label = connected_components(B, directed=False)
+    return np.where(eligible, np.bincount(label, weights=area * e)[label], 0.0)
 
 
 def grow(start: np.ndarray, eligible: np.ndarray, rank: np.ndarray, area: np.ndarray, adjacency: sp.csr_matrix,
@@ -393,9 +403,10 @@ class Sites(Family):
             start = self._included(i, s, inst) if s.include else np.zeros(0, dtype=np.int64)
             start = start[eligible[start]]
             if len(start) == 0:
-                pick = np.nonzero(eligible & ~blocked)[0]
+                roomy = eligible & (piece_area(eligible, inst.area_ha, adj) >= s.min_ha - _tol(s.min_ha))
+                pick = np.nonzero(roomy & ~blocked)[0]
                 if len(pick) == 0:
-                    pick = np.nonzero(eligible)[0]
+                    pick = np.nonzero(roomy if roomy.any() else eligible)[0]
                 start = pick[np.lexsort((rank[pick], -smooth[pick]))[:1]]
             grown = grow(start, eligible, rank, inst.area_ha, adj, s.max_candidates or cfg.max_candidates,
                          (s.neighbourhood or cfg.neighbourhood) * target)

@@ -188,6 +188,22 @@ def test_compile_neighbourhood_grows_from_included_parcels(tmp_path):
     assert res.objective == pytest.approx(9.0)
 
 
+def test_compile_centre_avoids_a_sliver_cut_off_from_enough_land(tmp_path):
+    """Row of 6 cells; cell 3 is already SKK, so with ``existing: outside`` it is no candidate. Cells 1
+    (value 9) and 2 are cut off from the rest, 2 ha < min_ha 3: the centre must lie in cells 4–6 (3 ha)
+    even though cell 1 has the best smoothed value."""
+    current = [["HNK", "HNK", "SKK", "HNK", "HNK", "HNK"]]
+    path = grid(tmp_path, [[9, 0, 0, 1, 2, 1]], [{"name": "KCN", "use": "SKK", "min_ha": 3, "max_ha": 3}],
+                current=current, cfg={"neighbourhood": 1.0})
+    loaded = load_scenario(path)
+    inst = load_instance(loaded)
+    compiled = compile_model(inst, loaded)
+    fam = next(f for f in compiled.families if f.name == "sites")
+    assert sorted(inst.ids[fam.candidates()["KCN"]]) == [4, 5, 6]
+    res = get_adapter("highs").solve(compiled.model, loaded.scenario.solver)
+    assert res.objective == pytest.approx(4.0)
+
+
 # ---------------------------------------------------------------- solve, checked by brute force
 def test_solve_contiguity_forces_one_blob_brute_force(tmp_path):
     """5×5 grid, one site of exactly 4 ha. The four best cells (9, 9, 8, 8) form two blobs in opposite
