@@ -173,3 +173,64 @@ def verify_nesting(loaded: LoadedScenario, plans: list[tuple[str, gpd.GeoDataFra
                 out.append(Violation(PHASING, f"{old}→{new}", f"{moved.sum()} parcel(s) of {old} ({ta}) are not in "
                                      f"its expansion {new} ({tb})", tuple(a.index[moved].tolist())))
     return out
+
+
+@dataclass(frozen=True)
+class PeriodResult:
+    period: str
+    objective: float | None
+    """this period's own objective (unweighted), or None when it has no plan"""
+    termination: str
+    gap: float | None
+
+
+def _leading(model: CompiledModel, n_cols: int) -> CompiledModel:
+    """The model restricted to its first n_cols columns and the rows that touch only them: the
+    earlier periods without any row of a later one (their quotas, sites, or links into them)."""
+    A = model.A.tocsr()
+    last = np.full(A.shape[0], -1, dtype=np.int64)
+    nnz_rows = np.repeat(np.arange(A.shape[0]), np.diff(A.indptr))
+    np.maximum.at(last, nnz_rows, A.indices)
+    keep = last < n_cols
+    return CompiledModel(A=A[keep][:, :n_cols], row_lo=model.row_lo[keep], row_hi=model.row_hi[keep],
+                         c=model.c[:n_cols], col_lo=model.col_lo[:n_cols].copy(), col_hi=model.col_hi[:n_cols].copy(),
+                         integer=model.integer[:n_cols], sense=model.sense,
+                         columns=model.columns.iloc[:n_cols].reset_index(drop=True),
+                         rows=model.rows.loc[keep].reset_index(drop=True), ineligible=model.ineligible,
+                         offset=model.offset)
+
+
+def solve_myopic(phased: Phased, settings) -> tuple[list[PeriodResult], np.ndarray | None]:
+    """Period by period, as a plan made for 2030 without regard for 2050: period t is solved with the
+    rows of periods ≤ t only and every earlier period's plan fixed. Returns each period's own objective
+    and the stacked plan (None when a period has no plan, e.g. when earlier choices make it infeasible)
+    — the baseline the joint model is compared with."""
+    from .solvers import get_adapter
+
+    adapter = get_adapter(settings.name)
+    fixed = np.zeros(0)
+    out: list[PeriodResult] = []
+    for b in phased.blocks:
+        end = b.col_offset + b.compiled.model.n_cols
+        sub = _leading(phased.model, end)
+        c = np.zeros(end)
+        c[b.col_offset:] = b.compiled.model.c           # this period's own objective only
+        sub = CompiledModel(**{**sub.__dict__, "c": c, "offset": b.compiled.model.offset})
+        sub.col_lo[: len(fixed)] = fixed
+        sub.col_hi[: len(fixed)] = fixed
+        res = adapter.solve(sub, settings)
+        if not res.has_solution:
+            out.append(PeriodResult(b.name, None, res.termination, None))
+            out += [PeriodResult(later.name, None, "not solved", None) for later in phased.blocks[len(out):]]
+            return out, None
+        x = np.round(res.x, 9)
+        x[sub.integer] = np.round(x[sub.integer])
+        fixed = x
+        out.append(PeriodResult(b.name, res.objective, res.termination, res.gap))
+    return out, fixed
+
+
+def period_objectives(phased: Phased, x: np.ndarray) -> list[float]:
+    """Each period's own (unweighted) objective of a stacked plan."""
+    return [float(b.compiled.model.c @ phased.x_of(b, x) + b.compiled.model.offset) for b in phased.blocks]
+

@@ -125,3 +125,26 @@ def test_expanded_site_grows_from_its_earlier_candidates(tmp_path):
     assert not set(inst.ids[cand[0]]) & set(inst.ids[fam.candidates()["KCN"]])
     res = get_adapter("highs").solve(phased.model, loaded.scenario.solver)
     assert res.termination == "optimal"
+
+
+def nested(a, b):
+    return all(u is None or b[p] == u for p, u in a.items())
+
+
+def test_myopic_matches_brute_force_and_never_beats_joint(phased):
+    """Myopic = the best 2030 plan alone, then the best 2050 plan that keeps it (enumerated here)."""
+    from optimizer.instance import load_instance
+    from optimizer.phasing import compile_phased, period_objectives, solve_myopic
+    from optimizer.scenario import load_scenario
+
+    loaded = load_scenario(phased)
+    ph = compile_phased(load_instance(loaded), loaded)
+    periods, x = solve_myopic(ph, loaded.scenario.solver)
+    best_2030 = max(value(a) for a in plans("2030"))
+    assert periods[0].period == "2030" and periods[0].objective == pytest.approx(best_2030)
+    followups = [max(value(b) for b in plans("2050") if nested(a, b))
+                 for a in plans("2030") if value(a) == best_2030]
+    assert any(periods[1].objective == pytest.approx(f) for f in followups)
+    assert period_objectives(ph, x) == pytest.approx([p.objective for p in periods])
+    myopic_total = WEIGHT["2030"] * periods[0].objective + WEIGHT["2050"] * periods[1].objective
+    assert myopic_total <= brute_force() + 1e-9
