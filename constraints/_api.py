@@ -110,6 +110,13 @@ class Family:
     def screen(self, instance: Instance) -> list[Screen]:
         return []
 
+    def narrow(self, instance: Instance, has_column: dict[str, np.ndarray]) -> list[Screen]:
+        """A second screening pass that depends on what every family's ``screen`` left: ``has_column[u]``
+        says, per parcel, whether x[p, u] will exist (its current use, or an admitted conversion).
+        The sites family uses it to place its candidate neighbourhoods and close conversions outside
+        them before their columns exist."""
+        return []
+
     def build(self, ctx: CompileContext, m: ModelBuilder) -> None:
         pass
 

@@ -36,11 +36,18 @@ def screen(instance: Instance, loaded: LoadedScenario, families: list[Family]) -
     use_index = {u: k for k, u in enumerate(allocate)}
     eligible = np.ones((instance.n, len(allocate)), dtype=bool)
     parts = []
-    for fam in families:
-        for s in fam.screen(instance):
+
+    def apply(fam: Family, screens: list) -> None:
+        for s in screens:
             eligible[s.parcels, use_index[s.use]] = False
             reason = np.broadcast_to(np.asarray(s.reason, dtype=object), s.parcels.shape)
             parts.append(pd.DataFrame({"parcel": s.parcels, "use": s.use, "family": fam.name, "reason": reason}))
+
+    for fam in families:
+        apply(fam, fam.screen(instance))
+    for fam in families:
+        has_column = {u: eligible[:, k] | (instance.current_use == u) for u, k in use_index.items()}
+        apply(fam, fam.narrow(instance, has_column))
     table = (pd.concat(parts, ignore_index=True) if parts
              else pd.DataFrame({"parcel": np.zeros(0, np.int64), "use": [], "family": [], "reason": []}))
     return eligible, table.sort_values(["parcel", "use", "family"], kind="stable").reset_index(drop=True)

@@ -24,7 +24,7 @@ from .explain import alternatives as _alternatives
 from .explain import binding_rows, diagnose, marginal_values
 from .errors import EXIT_INFEASIBLE, EXIT_NO_SOLUTION, EXIT_OK, InputError, SolverFailure
 from .instance import Instance, load_instance, sha256_file
-from .phasing import compile_phased
+from .phasing import compile_phased, solve_myopic
 from .runio import write_run_dir
 from .scenario import LoadedScenario
 from .solvers import get_adapter
@@ -172,10 +172,19 @@ def solve_scenario(loaded: LoadedScenario, out: Path | None, *, alternatives: in
                              solver=adapter.name, solver_version=adapter.version(), time_s=0.0,
                              seed=sc.solver.seed, threads=sc.solver.threads, detail="pre-solve reachability")
     else:
+        start = None
+        if problem.phased is not None and sc.solver.warm_start and adapter.name == "highs":
+            log("warm start: solving the periods one after another (myopic plan)")
+            t = time.perf_counter()
+            periods, start = solve_myopic(problem.phased, sc.solver)
+            timings["warm_start_s"] = time.perf_counter() - t
+            run["warm_start"] = {"method": "myopic: each period solved in turn with the earlier ones fixed",
+                                 "objective": None if start is None else model.objective_value(start),
+                                 "periods": [p.__dict__ for p in periods]}
         log(f"solving {model.n_cols:,} columns × {model.n_rows:,} rows with {adapter.name} "
             f"(time limit {sc.solver.time_limit:g} s, gap {sc.solver.gap:g}; Ctrl-C keeps the best plan so far)")
         try:
-            result = adapter.solve(model, sc.solver, on_progress=on_progress)
+            result = adapter.solve(model, sc.solver, on_progress=on_progress, start=start)
         except KeyboardInterrupt:
             # adapters that can stop gracefully (HiGHS) return their incumbent themselves; this is the rest
             result = SolveResult(termination=INTERRUPTED, has_solution=False, x=None, objective=None, bound=None,

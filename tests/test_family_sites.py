@@ -164,8 +164,9 @@ def test_compile_neighbourhood_is_grown_from_the_best_surroundings(tmp_path):
     m = compile_model(inst, loaded).model
     y = m.columns[(m.columns["family"] == "sites") & (m.columns["use"] == "SKK")]
     assert sorted(inst.ids[y["parcel"]]) == [8, 12, 13, 14, 18]
-    coef, (_, hi) = row_of(m, "SKK: outside every site's neighbourhood")
-    assert len(coef) == 20 and "25:SKK" in coef and hi == 0.0
+    closed = m.ineligible[m.ineligible["reason"] == "sites: outside every SKK site's candidate neighbourhood"]
+    assert len(closed) == 20 and 24 in set(closed["parcel"]) and (closed["use"] == "SKK").all()
+    assert not m.columns["key"].eq("25:SKK").any()      # screened before its column existed
     res = get_adapter("highs").solve(m, loaded.scenario.solver)
     assert res.objective == pytest.approx(12.0)  # 13 + one of its 5-neighbours
 

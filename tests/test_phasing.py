@@ -64,6 +64,9 @@ def test_joint_optimum_equals_brute_force(cli, phased, tmp_path):
     assert res.exit_code == 0, res.output
     run = json.loads(res.stdout)
     assert run["objective"] == pytest.approx(brute_force())
+    # the joint solve started from the myopic plan, which the joint optimum can only improve on
+    assert run["warm_start"]["objective"] <= run["objective"] + 1e-9
+    assert [p["period"] for p in run["warm_start"]["periods"]] == ["2030", "2050"]
     assert run["periods"] == ["2030", "2050"]
     assert {(q["period"], q["key"]) for q in run["quotas"]} == {("2030", "SKK"), ("2030", "TMD"), ("2050", "SKK"), ("2050", "TMD")}
     plan = pyogrio.read_dataframe(tmp_path / "run" / "allocation.gpkg", layer="allocation")

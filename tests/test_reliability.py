@@ -99,7 +99,7 @@ def test_solver_garbage_is_refused(cli, monkeypatch, tmp_path):
         def version(self):
             return "garbage"
 
-        def solve(self, model, settings, on_progress=None):
+        def solve(self, model, settings, on_progress=None, start=None):
             x = np.zeros(model.n_cols)  # no use at all for any parcel
             return SolveResult("optimal", True, x, 0.0, 0.0, "highs", "garbage", 0.0, 0, 1)
 

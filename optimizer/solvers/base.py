@@ -101,7 +101,10 @@ class Adapter:
     def version(self) -> str:
         raise NotImplementedError
 
-    def solve(self, model: CompiledModel, settings: SolverSettings, on_progress: ProgressFn | None = None) -> SolveResult:
+    def solve(self, model: CompiledModel, settings: SolverSettings, on_progress: ProgressFn | None = None,
+              start: np.ndarray | None = None) -> SolveResult:
         """Solve within the settings' limits. ``on_progress`` receives each progress_point as the search
-        advances (called from the solver's thread); adapters without progress callbacks never call it."""
+        advances (called from the solver's thread); adapters without progress callbacks never call it.
+        ``start``: a feasible plan to begin from; adapters without MIP starts (all but HiGHS) ignore it,
+        which changes their speed, never their answer."""
         raise NotImplementedError

@@ -74,7 +74,7 @@ class CbcAdapter(base.Adapter):
         return f"cbc (pulp {_pulp().__version__})"
 
     def solve(self, model: CompiledModel, settings: SolverSettings,
-              on_progress: base.ProgressFn | None = None) -> base.SolveResult:
+              on_progress: base.ProgressFn | None = None, start: np.ndarray | None = None) -> base.SolveResult:
         pulp = _pulp()
         ok, why = self.available()
         if not ok:

@@ -53,7 +53,7 @@ class CpSatAdapter(base.Adapter):
         return f"cp-sat (ortools {ortools.__version__})"
 
     def solve(self, model: CompiledModel, settings: SolverSettings,
-              on_progress: base.ProgressFn | None = None) -> base.SolveResult:
+              on_progress: base.ProgressFn | None = None, start: np.ndarray | None = None) -> base.SolveResult:
         cp_model = _cp()
         if not model.integer.all():
             raise SolverUnavailable("solver 'cpsat' handles pure integer models only; this model has continuous "

@@ -85,8 +85,10 @@ class HighsAdapter(base.Adapter):
         return f"{h.versionMajor()}.{h.versionMinor()}.{h.versionPatch()}"
 
     def solve(self, model: CompiledModel, settings: SolverSettings,
-              on_progress: base.ProgressFn | None = None) -> base.SolveResult:
-        """Also records the time-to-gap trace (SolveResult.progress) and reports it live to ``on_progress``."""
+              on_progress: base.ProgressFn | None = None, start: np.ndarray | None = None) -> base.SolveResult:
+        """Also records the time-to-gap trace (SolveResult.progress) and reports it live to ``on_progress``;
+        ``start`` is a feasible plan HiGHS begins from (its first incumbent), e.g. the myopic plan of a
+        phased scenario."""
         hp = _highspy()
         with base.quiet_stdout():
             h = hp.Highs()
@@ -112,6 +114,11 @@ class HighsAdapter(base.Adapter):
             status = h.setOptionValue(k, v)
             if status != hp.HighsStatus.kOk:
                 raise SolverUnavailable(f"HiGHS rejected option {k}={v!r}")
+        if start is not None:
+            sol = hp.HighsSolution()
+            sol.col_value = np.asarray(start, dtype=float).tolist()
+            sol.value_valid = True
+            h.setSolution(sol)
         # HiGHS can stall after presolve and ignore its own time limit (CONVENTIONS.md); a watchdog asks it to
         # stop through its interrupt callback a little after the limit, keeping any incumbent
         h.HandleUserInterrupt = True

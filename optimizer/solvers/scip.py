@@ -38,7 +38,7 @@ class ScipAdapter(base.Adapter):
         return f"scip (ortools {ortools.__version__})"
 
     def solve(self, model: CompiledModel, settings: SolverSettings,
-              on_progress: base.ProgressFn | None = None) -> base.SolveResult:
+              on_progress: base.ProgressFn | None = None, start: np.ndarray | None = None) -> base.SolveResult:
         mb = _mb()
         ok, why = self.available()
         if not ok:
