@@ -89,13 +89,16 @@ The optimum is exact over these neighbourhoods; a site lying outside its neighbo
 considered (raise ``neighbourhood`` or ``max_candidates`` to widen the search, at a cost). If a
 neighbourhood holds less area than min_ha the compile stops with an InputError naming the site.
 
-Size and tractability (HiGHS 1.16, one thread, measured on ``instances.synthetic`` with noisy
-suitability; see the report in tests/test_family_sites.py's docstring): per site 2·k binaries, k + 2E
-continuous columns and about 4·k + 2·E rows (E ≈ 2·k on a cadastre). Sites of ~10 parcels with the
-default neighbourhood (4 × max_ha, ~40 candidates each) reach a gap of a few tenths of a percent in
-about a minute; proofs of optimality below 0.1 % take minutes. Neighbourhoods of a few hundred
-parcels per site still compile in well under a second but rarely close the gap and may find no plan
-within the time limit, so raise them with care and give the solver a gap (e.g. 1 %) and time.
+Size and tractability (HiGHS 1.16, one thread, this project's 2-core machine; benchmarks/README.md):
+per site 2·k binaries, k + 2E continuous columns and about 5·k + 2·E rows (E ≈ 2–3·k on a
+cadastre). With the default neighbourhood (2 × max_ha, i.e. k ≈ 2 × the site's parcel count) the
+Cao Bằng scenarios stay small and fast: ``cao_bang_2030`` (8 sites of 2–14 parcels on 10 ha parcels,
+~15–30 candidates each) reaches 0.5 % in about 2 s of solving, ``bez_2030`` (5 sites of 15–60 ha on
+1 ha parcels, up to 120 candidates) in about 20 s, the phased 2030–2050 model (28 sites) in about
+40 s. Neighbourhoods of a few hundred parcels per site still compile in well under a second but the
+flow LP bound is weak there: expect no plan within a minute on 10,000+ parcel synthetic instances
+with ~50 ha sites of 1 ha parcels. Widen ``neighbourhood`` or ``max_candidates`` with care, and give
+the solver a gap (e.g. 1 %) and time.
 
 Verify (from the output layer only): every configured site's area recomputed from the geometry lies
 in its window; the site's parcels dissolve into a single polygon (shapely ``union_all`` of the

@@ -14,16 +14,19 @@ SCENARIO = ROOT / "instances" / "cao_bang" / "scenarios" / "cao_bang_2030_quick.
 DATA = ROOT / "instances" / "cao_bang" / "data"
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
+def _solve(scenario, out, *options):
     from click.testing import CliRunner
 
     from optimizer.cli import main
 
-    out = tmp_path_factory.mktemp("cb") / "run"
-    res = CliRunner().invoke(main, ["solve", str(SCENARIO), "--out", str(out), "--json", "--no-marginals"])
+    res = CliRunner().invoke(main, ["solve", str(scenario), "--out", str(out), "--json", *options])
     assert res.exit_code == 0, res.output
     return out, json.loads(res.stdout)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    return _solve(SCENARIO, tmp_path_factory.mktemp("cb") / "run", "--no-marginals")
 
 
 def test_default_scenario_solves_and_verifies(run):
@@ -67,14 +70,7 @@ FULL = ROOT / "instances" / "cao_bang" / "scenarios" / "cao_bang_2030.yaml"
 
 @pytest.fixture(scope="module")
 def full_run(tmp_path_factory):
-    from click.testing import CliRunner
-
-    from optimizer.cli import main
-
-    out = tmp_path_factory.mktemp("cb2030") / "run"
-    res = CliRunner().invoke(main, ["solve", str(FULL), "--out", str(out), "--json", "--marginals"])
-    assert res.exit_code == 0, res.output
-    return out, json.loads(res.stdout)
+    return _solve(FULL, tmp_path_factory.mktemp("cb2030") / "run", "--marginals")
 
 
 def _dissolves_to_one(geoms) -> bool:

@@ -171,6 +171,16 @@ def test_compile_neighbourhood_is_grown_from_the_best_surroundings(tmp_path):
     assert res.objective == pytest.approx(12.0)  # 13 + one of its 5-neighbours
 
 
+def candidates_and_optimum(path, site: str) -> tuple[list[int], float]:
+    """The site's candidate parcel ids (sorted) and the optimum HiGHS finds over them."""
+    loaded = load_scenario(path)
+    inst = load_instance(loaded)
+    compiled = compile_model(inst, loaded)
+    fam = next(f for f in compiled.families if f.name == "sites")
+    res = get_adapter("highs").solve(compiled.model, loaded.scenario.solver)
+    return sorted(inst.ids[fam.candidates()[site]].tolist()), res.objective
+
+
 def test_compile_neighbourhood_grows_from_included_parcels(tmp_path):
     """Same grid; ``include: [25]`` (the lone 9 in the corner, as phasing does for an expanded site)
     starts the neighbourhood there instead of at 13: 25 and its ring 20, 24 (3 ha ≥ 2.5 × 1 ha)."""
@@ -180,13 +190,7 @@ def test_compile_neighbourhood_grows_from_included_parcels(tmp_path):
          [0, 0, 5, 0, 0],
          [0, 0, 0, 0, 9]]
     path = grid(tmp_path, v, [{"name": "KCN", "use": "SKK", "max_ha": 1, "include": [25]}], cfg={"neighbourhood": 2.5})
-    loaded = load_scenario(path)
-    inst = load_instance(loaded)
-    compiled = compile_model(inst, loaded)
-    fam = next(f for f in compiled.families if f.name == "sites")
-    assert sorted(inst.ids[fam.candidates()["KCN"]]) == [20, 24, 25]
-    res = get_adapter("highs").solve(compiled.model, loaded.scenario.solver)
-    assert res.objective == pytest.approx(9.0)
+    assert candidates_and_optimum(path, "KCN") == ([20, 24, 25], pytest.approx(9.0))
 
 
 def test_compile_centre_avoids_a_sliver_cut_off_from_enough_land(tmp_path):
@@ -196,13 +200,7 @@ def test_compile_centre_avoids_a_sliver_cut_off_from_enough_land(tmp_path):
     current = [["HNK", "HNK", "SKK", "HNK", "HNK", "HNK"]]
     path = grid(tmp_path, [[9, 0, 0, 1, 2, 1]], [{"name": "KCN", "use": "SKK", "min_ha": 3, "max_ha": 3}],
                 current=current, cfg={"neighbourhood": 1.0})
-    loaded = load_scenario(path)
-    inst = load_instance(loaded)
-    compiled = compile_model(inst, loaded)
-    fam = next(f for f in compiled.families if f.name == "sites")
-    assert sorted(inst.ids[fam.candidates()["KCN"]]) == [4, 5, 6]
-    res = get_adapter("highs").solve(compiled.model, loaded.scenario.solver)
-    assert res.objective == pytest.approx(4.0)
+    assert candidates_and_optimum(path, "KCN") == ([4, 5, 6], pytest.approx(4.0))
 
 
 # ---------------------------------------------------------------- solve, checked by brute force
