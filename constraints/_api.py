@@ -120,6 +120,11 @@ class Family:
     def build(self, ctx: CompileContext, m: ModelBuilder) -> None:
         pass
 
+    def start(self) -> tuple[np.ndarray, np.ndarray]:
+        """A partial plan the solver may start from, as (model columns, values) set by the last
+        ``build``; the solver completes or discards it, so it changes speed, never the answer."""
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
+
     def verify(self, ctx: VerifyContext) -> list[Violation]:
         raise NotImplementedError
 

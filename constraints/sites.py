@@ -272,6 +272,34 @@ def grow(start: np.ndarray, eligible: np.ndarray, rank: np.ndarray, area: np.nda
     return np.concatenate(parts)
 
 
+def greedy_core(grown: np.ndarray, ranked: np.ndarray, area: np.ndarray, adjacency: sp.csr_matrix,
+                taken: np.ndarray, min_ha: float, max_ha: float | None) -> np.ndarray:
+    """A connected starting site (local indices, its root first): from the first free parcel of the
+    neighbourhood's growth order, repeatedly the best-ranked free neighbour that still fits within
+    max_ha, until the site holds min_ha. Its root is its best-ranked parcel, as the model's root rows
+    require. Empty when min_ha is 0 or cannot be reached."""
+    free = ~taken
+    if min_ha <= 0 or not free[grown].any():
+        return np.zeros(0, dtype=np.int64)
+    order = np.empty(len(ranked), dtype=np.int64)
+    order[ranked] = np.arange(len(ranked))          # rank position of each local candidate
+    seed = grown[free[grown]][0]
+    A = (adjacency != 0).astype(np.float64).tocsr()
+    inside = np.zeros(len(area), dtype=bool)
+    inside[seed] = True
+    total = float(area[seed])
+    cap = np.inf if max_ha is None else max_ha + _tol(max_ha)
+    while total < min_ha - _tol(min_ha):
+        frontier = np.nonzero(((A @ inside.astype(np.float64)) > 0) & free & ~inside & (total + area <= cap))[0]
+        if len(frontier) == 0:
+            return np.zeros(0, dtype=np.int64)
+        nxt = frontier[np.argmin(order[frontier])]
+        inside[nxt] = True
+        total += float(area[nxt])
+    chosen = np.nonzero(inside)[0]
+    return chosen[np.argsort(order[chosen], kind="stable")]
+
+
 def max_parcels(area: np.ndarray, max_ha: float | None) -> int:
     """Most of these parcels whose total area fits within max_ha (all of them without max_ha)."""
     if max_ha is None:
@@ -377,6 +405,7 @@ class Sites(Family):
     def narrow(self, instance, has_column: dict[str, np.ndarray]) -> list[Screen]:
         """Place every site's candidate neighbourhood; conversion to a sited use outside all of them is
         closed here, before its column exists (a 10 ha province has ~60,000 such pairs per use)."""
+        self._grown: dict[int, np.ndarray] = {}
         self._hoods = self.neighbourhoods(instance, has_column)
         out = []
         for u in self._uses():
@@ -437,6 +466,7 @@ class Sites(Family):
                 self._too_small(i, s, len(grown), have)
             C = np.sort(grown)
             out[i] = (C, C[np.argsort(rank[C], kind="stable")])
+            self._grown[i] = grown
         return out
 
     def _included(self, i: int, s: Site, inst) -> np.ndarray:
@@ -468,6 +498,8 @@ class Sites(Family):
         self._y_blocks: list[tuple[str, np.ndarray, np.ndarray]] = []
         by_use: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
         zcols: dict[int, np.ndarray] = {}
+        cores = self._greedy_cores(inst)
+        start_cols = []
         for i, s in enumerate(cfg.sites):
             C, ranked = hoods[i]
             k = len(C)
@@ -476,6 +508,7 @@ class Sites(Family):
             M = float(min(k, max_parcels(area, s.max_ha)) - 1)
             pid = ids.iloc[C].reset_index(drop=True)
             sub = adj[C][:, C].tocoo()
+            core = cores[i]
             tail, head = sub.row.astype(np.int64), sub.col.astype(np.int64)
             E = len(tail)
             tail_id, head_id = pid.iloc[tail].reset_index(drop=True), pid.iloc[head].reset_index(drop=True)
@@ -489,6 +522,8 @@ class Sites(Family):
             self._y_blocks.append((s.name, Y, C))
             by_use.setdefault(s.use, []).append((Y, C))
             zcols[i] = Z
+            if len(core):
+                start_cols.append(np.concatenate([Y[core], R[core[:1]], ctx.x_index(s.use)[C[core]]]))
 
             t, ar, ae = np.arange(k), np.arange(k), np.arange(E)
             m.add_rows(self.name, [s.name], s.min_ha if s.min_ha > 0 else np.nan,
@@ -513,6 +548,9 @@ class Sites(Family):
                        row=np.concatenate([ae, ae]), col=np.concatenate([F, Y[head]]),
                        coef=np.concatenate([np.ones(E), np.full(E, -M)]), unit="parcel")
 
+        cols = np.concatenate(start_cols) if start_cols else np.zeros(0, dtype=np.int64)
+        self._start = (cols, np.ones(len(cols)))
+
         for u, blocks in by_use.items():
             x_idx = ctx.x_index(u)
             ycols = np.concatenate([b[0] for b in blocks])
@@ -534,6 +572,32 @@ class Sites(Family):
             m.add_rows(self.name, keys, 0.0, np.nan, row=np.concatenate([t, t]), col=np.concatenate([zcols[a], zcols[b]]),
                        coef=np.concatenate([np.ones(k), -np.ones(k)]), unit="parcel")
 
+    def _greedy_cores(self, inst) -> dict[int, np.ndarray]:
+        """Per site, its greedy core (local indices into its candidates, root first), sites placed in
+        order on parcels no earlier core took; interchangeable sites get their cores in root-rank order,
+        as the symmetry rows require."""
+        adj, used, cores = inst.adjacency(), np.zeros(inst.n, dtype=bool), {}
+        for i, s in enumerate(self.config.sites):
+            C, ranked = self._hoods[i]
+            local = np.searchsorted(C, ranked)
+            grown = np.searchsorted(C, self._grown[i])
+            area = inst.area_ha[C]
+            own = np.ones(len(C), dtype=bool)               # first try the site's own core region only
+            own[grown[: int(np.searchsorted(np.cumsum(area[grown]), s.max_ha or s.min_ha, side="left")) + 1]] = False
+            cores[i] = greedy_core(grown, local, area, adj[C][:, C], used[C] | own, s.min_ha, s.max_ha)
+            if len(cores[i]) == 0:
+                cores[i] = greedy_core(grown, local, area, adj[C][:, C], used[C], s.min_ha, s.max_ha)
+            used[C[cores[i]]] = True
+        for a, b in self._interchangeable(self._hoods):
+            C, ranked = self._hoods[a]
+            pos = np.empty(len(C), dtype=np.int64)
+            pos[np.searchsorted(C, ranked)] = np.arange(len(C))
+            ra = pos[cores[a][0]] if len(cores[a]) else np.inf
+            rb = pos[cores[b][0]] if len(cores[b]) else np.inf
+            if rb < ra:
+                cores[a], cores[b] = cores[b], cores[a]
+        return cores
+
     def _interchangeable(self, hoods) -> list[tuple[int, int]]:
         """Consecutive pairs of sites with the same use, window, anchor and candidate set."""
         groups: dict[tuple, list[int]] = {}
@@ -542,6 +606,12 @@ class Sites(Family):
                    hoods[i][1].tobytes())
             groups.setdefault(key, []).append(i)
         return [pair for g in groups.values() for pair in itertools.pairwise(g)]
+
+    def start(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each site's greedy core (see greedy_core) as a partial plan: its root, its parcels, their
+        conversion columns. Without it HiGHS often finds no plan at all on large flow models; with the
+        roots fixed, completing the plan is an easy sub-problem."""
+        return self._start
 
     def candidates(self) -> dict[str, np.ndarray]:
         """Per site name, the candidate parcel indices of the last build (phasing seeds expansions with them)."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from . import __version__
@@ -74,6 +75,26 @@ class Problem:
             self.compiled = compile_model(instance, loaded)
             self.model = self.compiled.model
             self.parts = [(None, loaded, self.compiled)]
+
+    def initial_plan(self, log: Callable[[str], None] = lambda _: None) -> tuple[np.ndarray | None, dict | None]:
+        """What HiGHS starts from (other solvers ignore it), and run.json's ``warm_start`` if one was solved:
+        a phased scenario starts from its myopic plan (each period solved in turn, earlier ones fixed),
+        so the joint plan is never worse than it; a single period from the families' partial plans (the
+        sites' greedy cores, NaN elsewhere), which HiGHS completes."""
+        settings = self.loaded.scenario.solver
+        if settings.name != "highs" or not settings.warm_start:
+            return None, None
+        if self.phased is not None:
+            log("warm start: solving the periods one after another (myopic plan)")
+            periods, start = solve_myopic(self.phased, settings)
+            return start, {"method": "myopic: each period solved in turn with the earlier ones fixed",
+                           "objective": None if start is None else self.model.objective_value(start),
+                           "periods": [p.__dict__ for p in periods]}
+        start = np.full(self.model.n_cols, np.nan)
+        for fam in self.compiled.families:
+            cols, values = fam.start()
+            start[cols] = values
+        return (None if np.isnan(start).all() else start), None
 
     @property
     def families(self) -> list:
@@ -172,15 +193,11 @@ def solve_scenario(loaded: LoadedScenario, out: Path | None, *, alternatives: in
                              solver=adapter.name, solver_version=adapter.version(), time_s=0.0,
                              seed=sc.solver.seed, threads=sc.solver.threads, detail="pre-solve reachability")
     else:
-        start = None
-        if problem.phased is not None and sc.solver.warm_start and adapter.name == "highs":
-            log("warm start: solving the periods one after another (myopic plan)")
-            t = time.perf_counter()
-            periods, start = solve_myopic(problem.phased, sc.solver)
+        t = time.perf_counter()
+        start, warm = problem.initial_plan(log)
+        if warm is not None:
             timings["warm_start_s"] = time.perf_counter() - t
-            run["warm_start"] = {"method": "myopic: each period solved in turn with the earlier ones fixed",
-                                 "objective": None if start is None else model.objective_value(start),
-                                 "periods": [p.__dict__ for p in periods]}
+            run["warm_start"] = warm
         log(f"solving {model.n_cols:,} columns × {model.n_rows:,} rows with {adapter.name} "
             f"(time limit {sc.solver.time_limit:g} s, gap {sc.solver.gap:g}; Ctrl-C keeps the best plan so far)")
         try:

@@ -113,8 +113,8 @@ class SolverSettings(_Strict):
     threads: int = Field(1, ge=1)
     seed: int = Field(0, ge=0)
     options: dict[str, Any] = Field(default_factory=dict, description="solver-specific options, passed through")
-    warm_start: bool = Field(True, description="phased scenarios: start the joint solve from the myopic plan "
-                                               "(each period solved in turn, earlier ones fixed); used by HiGHS")
+    warm_start: bool = Field(True, description="HiGHS starts from a first plan: the myopic plan of a phased "
+                                               "scenario (each period solved in turn), else the sites' greedy cores")
 
 
 class DiagnosisSettings(_Strict):

@@ -203,6 +203,41 @@ def test_compile_centre_avoids_a_sliver_cut_off_from_enough_land(tmp_path):
     assert candidates_and_optimum(path, "KCN") == ([4, 5, 6], pytest.approx(4.0))
 
 
+def test_start_is_a_connected_core_per_site_that_the_model_accepts(tmp_path):
+    """The greedy start (Family.start): per site a connected set of at least min_ha whose root is its
+    best-ranked parcel, on parcels no other core took; fixing it leaves a feasible model, and the
+    optimum over the fixed model is no better than the free optimum."""
+    rng = np.random.default_rng(7)
+    v = rng.integers(0, 10, size=(6, 6))
+    sites = [{"name": n, "use": "SKK", "min_ha": 3, "max_ha": 5} for n in ("A", "B", "C")]
+    path = grid(tmp_path, v, sites, cfg={"neighbourhood": 2.0})
+    loaded = load_scenario(path)
+    inst = load_instance(loaded)
+    compiled = compile_model(inst, loaded)
+    m = compiled.model
+    cols, values = next(f for f in compiled.families if f.name == "sites").start()
+    assert len(cols) and (values == 1.0).all()
+    keys = set(m.columns["key"].to_numpy()[cols])
+    adj = inst.adjacency()
+    taken = set()
+    for name in ("A", "B", "C"):
+        members = [i for i, pid in enumerate(inst.ids) if f"{name}: {pid}" in keys]
+        roots = [i for i, pid in enumerate(inst.ids) if f"{name}: root {pid}" in keys]
+        assert inst.area_ha[members].sum() >= 3 - 1e-9 and len(roots) == 1 and roots[0] in members
+        assert connected_components(adj[members][:, members], directed=False)[0] == 1
+        assert not taken & set(members)
+        taken |= set(members)
+        assert all(f"{inst.ids[i]}:SKK" in keys for i in members)
+    lo, hi = m.col_lo.copy(), m.col_hi.copy()
+    lo[cols] = hi[cols] = values
+    from optimizer.model import CompiledModel
+
+    fixed = get_adapter("highs").solve(CompiledModel(**{**m.__dict__, "col_lo": lo, "col_hi": hi}), loaded.scenario.solver)
+    free = get_adapter("highs").solve(m, loaded.scenario.solver)
+    assert fixed.termination == free.termination == "optimal"
+    assert fixed.objective <= free.objective + 1e-9
+
+
 # ---------------------------------------------------------------- solve, checked by brute force
 def test_solve_contiguity_forces_one_blob_brute_force(tmp_path):
     """5×5 grid, one site of exactly 4 ha. The four best cells (9, 9, 8, 8) form two blobs in opposite

@@ -48,3 +48,23 @@ def test_cli_reports_progress_on_stderr_and_keeps_stdout_json(cli, tmp_path, syn
     assert progress_lines and "gap" in progress_lines[-1]
     assert run["progress"] and run["progress"][-1]["incumbent"] == pytest.approx(run["objective"], rel=1e-9)
     assert json.loads((out / "run.json").read_text())["progress"] == run["progress"]
+
+
+def test_trace_drops_the_start_completion_sub_mip():
+    """With a partial start HiGHS first completes it by a sub-MIP whose bound (here 100, proved for the
+    restricted model) is tighter than the main search's (120): the points before the bound jumps back up
+    are the sub-MIP's, and a gap of 0 % there must not count as time to gap."""
+    from optimizer.solvers.base import progress_point
+    from optimizer.solvers.highs import _ProgressTrace
+
+    trace = _ProgressTrace.__new__(_ProgressTrace)
+    trace.points = [progress_point(0.5, 90.0, 100.0), progress_point(0.9, 100.0, 100.0),
+                    progress_point(1.2, 100.0, None), progress_point(2.0, 100.0, 120.0),
+                    progress_point(3.0, 110.0, 115.0)]
+    out = trace.finish(4.0, 112.0, 112.5, maximize=True)
+    assert [p["t"] for p in out] == [2.0, 3.0, 4.0]
+    assert out[-1]["incumbent"] == 112.0 and out[-1]["bound"] == 112.5
+    # minimization: the mirror image
+    trace.points = [progress_point(0.5, 110.0, 100.0), progress_point(1.0, 100.0, 100.0),
+                    progress_point(2.0, 100.0, 80.0)]
+    assert [p["t"] for p in trace.finish(3.0, 95.0, 85.0, maximize=False)] == [2.0, 3.0]

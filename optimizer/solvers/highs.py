@@ -60,8 +60,21 @@ class _ProgressTrace:
         if self.on_progress is not None:
             self.on_progress(point)
 
-    def finish(self, elapsed: float, objective: float | None, bound: float | None) -> list[dict]:
-        """The trace, closed by the result's own figures so that it ends where the certificate does."""
+    def finish(self, elapsed: float, objective: float | None, bound: float | None, maximize: bool) -> list[dict]:
+        """The trace, closed by the result's own figures so that it ends where the certificate does. With a
+        partial start, HiGHS first completes it by a sub-MIP whose callbacks report that sub-MIP's own bound;
+        the main search's bound is weaker, so a bound that moves the wrong way marks where the main search
+        began, and the points before it are dropped (they would claim gaps never proved for the model)."""
+        prev, restart = None, 0
+        for i, p in enumerate(self.points):
+            b = p["bound"]
+            if b is None:
+                continue
+            if prev is not None and ((b > prev + 1e-9 * max(1.0, abs(prev))) if maximize
+                                     else (b < prev - 1e-9 * max(1.0, abs(prev)))):
+                restart = i
+            prev = b
+        del self.points[:restart]
         last = self.points[-1] if self.points else None
         if (objective is not None or bound is not None) and (last is None or (last["incumbent"], last["bound"]) != (objective, bound)):
             self.points.append(base.progress_point(max(elapsed, last["t"] if last else 0.0), objective, bound))
@@ -87,8 +100,8 @@ class HighsAdapter(base.Adapter):
     def solve(self, model: CompiledModel, settings: SolverSettings,
               on_progress: base.ProgressFn | None = None, start: np.ndarray | None = None) -> base.SolveResult:
         """Also records the time-to-gap trace (SolveResult.progress) and reports it live to ``on_progress``;
-        ``start`` is a feasible plan HiGHS begins from (its first incumbent), e.g. the myopic plan of a
-        phased scenario."""
+        ``start`` is a plan HiGHS begins from, e.g. the myopic plan of a phased scenario; NaN entries
+        make it partial (the sites' greedy cores), which HiGHS completes by a small MIP of its own."""
         hp = _highspy()
         with base.quiet_stdout():
             h = hp.Highs()
@@ -115,10 +128,15 @@ class HighsAdapter(base.Adapter):
             if status != hp.HighsStatus.kOk:
                 raise SolverUnavailable(f"HiGHS rejected option {k}={v!r}")
         if start is not None:
-            sol = hp.HighsSolution()
-            sol.col_value = np.asarray(start, dtype=float).tolist()
-            sol.value_valid = True
-            h.setSolution(sol)
+            start = np.asarray(start, dtype=float)
+            known = np.nonzero(~np.isnan(start))[0]
+            if len(known) == len(start):
+                sol = hp.HighsSolution()
+                sol.col_value = start.tolist()
+                sol.value_valid = True
+                h.setSolution(sol)
+            else:  # partial: HiGHS fixes these integers and solves for the rest to complete a first plan
+                h.setSolution(len(known), known.astype(np.int32), start[known])
         # HiGHS can stall after presolve and ignore its own time limit (CONVENTIONS.md); a watchdog asks it to
         # stop through its interrupt callback a little after the limit, keeping any incumbent
         h.HandleUserInterrupt = True
@@ -159,4 +177,4 @@ class HighsAdapter(base.Adapter):
         return base.SolveResult(termination=termination, has_solution=has_solution, x=x, objective=objective,
                                 bound=bound, solver=self.name, solver_version=self.version(), time_s=elapsed,
                                 seed=settings.seed, threads=settings.threads, detail=detail,
-                                progress=trace.finish(elapsed, objective, bound) if trace else [])
+                                progress=trace.finish(elapsed, objective, bound, model.sense == "max") if trace else [])
