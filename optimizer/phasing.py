@@ -31,6 +31,7 @@ from .compile import Compiled, compile_model
 from .instance import Instance
 from .model import CompiledModel
 from .scenario import LoadedScenario, deep_merge, parse_scenario
+from .solvers import get_adapter
 
 PHASING = "phasing"
 
@@ -205,8 +206,6 @@ def solve_myopic(phased: Phased, settings) -> tuple[list[PeriodResult], np.ndarr
     rows of periods ≤ t only and every earlier period's plan fixed. Returns each period's own objective
     and the stacked plan (None when a period has no plan, e.g. when earlier choices make it infeasible)
     — the baseline the joint model is compared with."""
-    from .solvers import get_adapter
-
     adapter = get_adapter(settings.name)
     fixed = np.zeros(0)
     out: list[PeriodResult] = []
