@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyogrio
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from optimizer.errors import InputError
@@ -102,6 +103,27 @@ class Family:
 
     def prepare(self, instance: Instance) -> None:
         """Read what the family needs (layers, fields) once, validating it; called before screen/build."""
+
+    def read_config_layer(self, relative: str, where: str, layer_name: str | None, what: str,
+                          fields: dict[str, str] | None = None) -> gpd.GeoDataFrame:
+        """A GIS layer the family's config names (``where``: the config key holding ``relative``),
+        with errors a planner can act on: not found, unreadable, no CRS, or a required field missing
+        (``fields``: field name → the config key that names it)."""
+        path = self.loaded.resolve(relative, where)
+        if not path.exists():
+            raise InputError(str(path), None, f"{what} not found", f"check {where} in {self.loaded.label}")
+        try:
+            gdf = pyogrio.read_dataframe(path, layer=layer_name) if layer_name else pyogrio.read_dataframe(path)
+        except Exception as e:  # pyogrio raises several error types; all mean "cannot read"
+            raise InputError(str(path), layer_name, f"cannot read as a GIS layer: {e}",
+                             "give a GeoPackage, Shapefile or GeoJSON (and its layer_name for a multi-layer file)") from None
+        if gdf.crs is None:
+            raise InputError(str(path), None, f"the {what} has no CRS", "assign its CRS in QGIS and save again")
+        for f, key in (fields or {}).items():
+            if f not in gdf.columns:
+                raise InputError(str(path), f, f"field missing (needed by {key})",
+                                 f"add it or set {key} to one of {', '.join(map(str, gdf.columns[:12]))}")
+        return gdf
 
     def input_paths(self) -> list:
         """Files the family reads, recorded with their sha256 in run.json."""

@@ -57,7 +57,6 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-import pyogrio
 import scipy.sparse as sp
 import shapely
 from pydantic import Field, StrictStr, model_validator
@@ -171,21 +170,9 @@ class AdjacencyConflict(Family):
     def _zones(self, k: int, crs) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(geometries, classes, names) of rule k's zones in ``crs``."""
         n = self.config.rules[k].near
+        zones = self.read_config_layer(n.zone_layer, self._where(k, "near.zone_layer"), n.layer_name, "zone layer",
+                                       {getattr(n, a): self._where(k, "near." + a) for a in ("class_field", "name_field")})
         path = self.loaded.resolve(n.zone_layer, self._where(k, "near.zone_layer"))
-        if not path.exists():
-            raise InputError(str(path), None, "zone layer not found", f"check {self._where(k, 'near.zone_layer')} in {self.loaded.label}")
-        try:
-            zones = pyogrio.read_dataframe(path, layer=n.layer_name) if n.layer_name else pyogrio.read_dataframe(path)
-        except Exception as e:
-            raise InputError(str(path), n.layer_name, f"cannot read as a GIS layer: {e}",
-                             f"give a GeoPackage, Shapefile or GeoJSON (and {self._where(k, 'near.layer_name')})") from None
-        if zones.crs is None:
-            raise InputError(str(path), None, "the zone layer has no CRS", "assign its CRS in QGIS and save again")
-        for attr in ("class_field", "name_field"):
-            f = getattr(n, attr)
-            if f not in zones.columns:
-                raise InputError(str(path), f, f"field missing (needed by {self._where(k, 'near')})",
-                                 f"add it or set {self._where(k, 'near.' + attr)} to one of {', '.join(map(str, zones.columns[:12]))}")
         cls = _nfc(zones[n.class_field])
         names = _nfc(zones[n.name_field])
         keep = zones.geometry.notna().to_numpy() & ~zones.geometry.is_empty.to_numpy()

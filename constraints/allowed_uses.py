@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import geopandas as gpd
 import numpy as np
-import pyogrio
 import shapely
 from pydantic import Field, model_validator
 
@@ -56,19 +55,9 @@ class AllowedUses(Family):
 
     def _read_zones(self, crs) -> gpd.GeoDataFrame:
         cfg = self.config
-        path = self.loaded.resolve(cfg.layer, f"constraints.{self.name}.layer")
-        if not path.exists():
-            raise InputError(str(path), None, "zone layer not found", f"check constraints.{self.name}.layer in {self.loaded.label}")
-        try:
-            zones = pyogrio.read_dataframe(path, layer=cfg.layer_name) if cfg.layer_name else pyogrio.read_dataframe(path)
-        except Exception as e:
-            raise InputError(str(path), None, f"cannot read as a GIS layer: {e}", "give a GeoPackage, Shapefile or GeoJSON") from None
-        if zones.crs is None:
-            raise InputError(str(path), None, "the zone layer has no CRS", "assign its CRS in QGIS and save again")
-        for f in (cfg.class_field, cfg.name_field):
-            if f not in zones.columns:
-                raise InputError(str(path), f, f"field missing (needed by {self.name})",
-                                 f"add it or set constraints.{self.name}.{'class_field' if f == cfg.class_field else 'name_field'}")
+        key = f"constraints.{self.name}"
+        zones = self.read_config_layer(cfg.layer, f"{key}.layer", cfg.layer_name, "zone layer",
+                                       {cfg.class_field: f"{key}.class_field", cfg.name_field: f"{key}.name_field"})
         for code in [c for r in cfg.rules.values() for c in (r.allowed or []) + (r.forbidden or [])]:
             if code not in self.loaded.scenario.land_uses:
                 raise InputError(self.loaded.label, f"constraints.{self.name}.rules", f"unknown use {code!r}", "use codes from land_uses")

@@ -36,7 +36,6 @@ import unicodedata
 
 import numpy as np
 import pandas as pd
-import pyogrio
 import shapely
 from pydantic import Field, StrictStr, model_validator
 
@@ -111,22 +110,10 @@ class Proximity(Family):
             geoms = shapely.points(np.asarray(rule.points, dtype=float))
             names = np.array([f"({x:.0f}, {y:.0f})" for x, y in rule.points], dtype=object)
             return geoms, names, rule.label or ("point " + " / ".join(names) if len(names) <= 3 else f"{len(names)} points")
+        gdf = self.read_config_layer(rule.layer, self._where(k, "layer"), rule.layer_name, "target layer",
+                                     {getattr(rule, a): self._where(k, a) for a in ("field", "name_field")
+                                      if getattr(rule, a) is not None})
         path = self.loaded.resolve(rule.layer, self._where(k, "layer"))
-        if not path.exists():
-            raise InputError(str(path), None, "target layer not found", f"check {self._where(k, 'layer')} in {self.loaded.label}")
-        try:
-            kw = {"layer": rule.layer_name} if rule.layer_name else {}
-            gdf = pyogrio.read_dataframe(path, **kw)
-        except Exception as e:
-            raise InputError(str(path), rule.layer_name, f"cannot read as a GIS layer: {e}",
-                             f"give a GeoPackage, Shapefile or GeoJSON (and {self._where(k, 'layer_name')})") from None
-        if gdf.crs is None:
-            raise InputError(str(path), None, "the target layer has no CRS", "assign its CRS in QGIS and save again")
-        for attr in ("field", "name_field"):
-            f = getattr(rule, attr)
-            if f is not None and f not in gdf.columns:
-                raise InputError(str(path), f, f"field missing (needed by {self._where(k, attr)})",
-                                 f"add it or set {self._where(k, attr)} to one of {', '.join(map(str, gdf.columns[:12]))}")
         if rule.values is not None:
             have = np.array([_nfc(v) for v in gdf[rule.field]], dtype=object)
             want = [_nfc(v) for v in rule.values]

@@ -121,7 +121,6 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-import pyogrio
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 import shapely
@@ -324,19 +323,8 @@ class Sites(Family):
         if a.layer is None:
             return float(a.x), float(a.y)
         path = self._anchor_path(i, a)
-        if not path.exists():
-            raise InputError(str(path), None, f"anchor layer not found (site {site.name!r})",
-                             f"check {self._field(i, 'anchor.layer')} in {self.loaded.label}")
-        try:
-            pts = pyogrio.read_dataframe(path, layer=a.layer_name) if a.layer_name else pyogrio.read_dataframe(path)
-        except Exception as e:  # pyogrio raises several error types; all mean "cannot read"
-            raise InputError(str(path), None, f"cannot read as a GIS layer: {e}",
-                             "give a GeoPackage, Shapefile or GeoJSON point layer") from None
-        if pts.crs is None:
-            raise InputError(str(path), None, "the anchor layer has no CRS", "assign its CRS in QGIS and save again")
-        if a.field not in pts.columns:
-            raise InputError(str(path), a.field, f"field missing (needed by the anchor of site {site.name!r})",
-                             f"add it or set {self._field(i, 'anchor.field')} to one of {list(pts.columns[:10])}")
+        pts = self.read_config_layer(a.layer, self._field(i, "anchor.layer"), a.layer_name,
+                                     f"anchor layer of site {site.name!r}", {a.field: self._field(i, "anchor.field")})
         values = np.array([_nfc(v) for v in pts[a.field].astype(object).where(pts[a.field].notna(), "")], dtype=object)
         hit = np.nonzero(values == _nfc(a.value))[0]
         if len(hit) != 1:
