@@ -139,6 +139,17 @@ def _inputs(loaded: LoadedScenario, instance: Instance, families: list) -> list[
     return items
 
 
+def run_identity(loaded: LoadedScenario, settings) -> dict:
+    """The head of every run.json: which landalloc, when, which scenario, which solver settings and seed."""
+    return {"landalloc_version": __version__,
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            "scenario_name": loaded.scenario.name,
+            "scenario_path": str(loaded.path) if loaded.path else None,
+            "scenario_dir": str(loaded.base_dir),
+            "seed": settings.seed,
+            "solver_settings": settings.model_dump()}
+
+
 def certificate(result: SolveResult) -> dict:
     """Everything needed to say how good a plan is, in one place for run.json, the CLI and reports."""
     return {"objective": result.objective, "bound": result.bound, "gap": result.gap, "termination": result.termination,
@@ -169,13 +180,7 @@ def solve_scenario(loaded: LoadedScenario, out: Path | None, *, alternatives: in
     reach = problem.reachability()
 
     run: dict = {
-        "landalloc_version": __version__,
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "scenario_name": sc.name,
-        "scenario_path": str(loaded.path) if loaded.path else None,
-        "scenario_dir": str(loaded.base_dir),
-        "seed": sc.solver.seed,
-        "solver_settings": sc.solver.model_dump(),
+        **run_identity(loaded, sc.solver),
         "periods": list(sc.periods) if sc.periods else None,
         "model": {"columns": model.n_cols, "rows": model.n_rows, "nonzeros": int(model.A.nnz),
                   "parcels": instance.n, "ineligible_pairs": len(model.ineligible), "sense": model.sense},

@@ -25,7 +25,6 @@ recomputed by ``score.py``; bound; gap — plus ``marxan``: the score's parts an
 
 from __future__ import annotations
 
-import datetime as _dt
 import hashlib
 import json
 import time
@@ -237,7 +236,7 @@ def score_dict(s: Score) -> dict:
 def solve_marxan_scenario(loaded: LoadedScenario, out: Path | None, settings: SolverSettings | None = None):
     """``landalloc solve`` for a Marxan-imported scenario: the same RunOutcome and run.json keys as the core.
     ``settings`` replaces the scenario's solver settings."""
-    from ..run import RunOutcome, status_of, versions
+    from ..run import RunOutcome, run_identity, status_of, versions
 
     sc = loaded.scenario
     settings = settings or sc.solver
@@ -249,13 +248,7 @@ def solve_marxan_scenario(loaded: LoadedScenario, out: Path | None, settings: So
     cert = certificate(s)
     m = s.model.model
     run: dict = {
-        "landalloc_version": __version__,
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "scenario_name": sc.name,
-        "scenario_path": str(loaded.path) if loaded.path else None,
-        "scenario_dir": str(loaded.base_dir),
-        "seed": settings.seed,
-        "solver_settings": settings.model_dump(),
+        **run_identity(loaded, settings),
         "model": {"columns": m.n_cols, "rows": m.n_rows, "nonzeros": int(m.A.nnz), "parcels": p.n_pu,
                   "ineligible_pairs": int((~p.allowed).sum()), "sense": "min", **s.model.stats},
         "inputs": ([{"role": "scenario", "path": str(loaded.path), "sha256": loaded.sha256}] if loaded.path else [])
