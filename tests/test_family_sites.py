@@ -34,6 +34,14 @@ LAND_USES = {c: {"name_vi": c, "name_en": c, "group": g} for c, g in
              (("HNK", "agricultural"), ("SKK", "non_agricultural"), ("TMD", "non_agricultural"))}
 
 
+TWO_BLOBS = np.array([[9, 8, 0, 1, 0],
+                      [2, 3, 0, 2, 1],
+                      [0, 1, 4, 1, 0],
+                      [1, 0, 3, 2, 3],
+                      [0, 2, 1, 8, 9]], dtype=float)
+"""5×5 suitability whose four best cells form two blobs in opposite corners (used by solve and verify tests)."""
+
+
 def grid(tmp_path, values, sites, *, widths=None, allocate=("SKK",), current=None, cfg=None, quotas=None):
     """Write parcels.gpkg and s.yaml for a grid of cells with suitability ``values`` (row 0 = bottom)."""
     values = np.asarray(values, dtype=float)
@@ -243,11 +251,7 @@ def test_solve_contiguity_forces_one_blob_brute_force(tmp_path):
     """5×5 grid, one site of exactly 4 ha. The four best cells (9, 9, 8, 8) form two blobs in opposite
     corners, 34 if contiguity did not hold; the optimum is the best connected 4-set, found by enumerating
     all 12,650 four-cell subsets."""
-    v = np.array([[9, 8, 0, 1, 0],
-                  [2, 3, 0, 2, 1],
-                  [0, 1, 4, 1, 0],
-                  [1, 0, 3, 2, 3],
-                  [0, 2, 1, 8, 9]], dtype=float)
+    v = TWO_BLOBS
     path = grid(tmp_path, v, [{"name": "KCN", "use": "SKK", "min_ha": 4, "max_ha": 4}])
     loaded, inst, compiled, res, plan = solve(path)
     g = rook_graph(5, 5)
@@ -356,11 +360,7 @@ def test_end_to_end_run_json_and_verify_dir(tmp_path):
 
 # ---------------------------------------------------------------- verify
 def test_verify_catches_broken_sites(tmp_path):
-    v = np.array([[9, 8, 0, 1, 0],
-                  [2, 3, 0, 2, 1],
-                  [0, 1, 4, 1, 0],
-                  [1, 0, 3, 2, 3],
-                  [0, 2, 1, 8, 9]], dtype=float)
+    v = TWO_BLOBS
     path = grid(tmp_path, v, [{"name": "KCN", "use": "SKK", "min_ha": 4, "max_ha": 4}])
     loaded, inst, _, _, plan = solve(path)
     fam = Sites.from_scenario(loaded)           # fresh: verify must not depend on prepare/build
