@@ -393,7 +393,6 @@ class Sites(Family):
     def narrow(self, instance, has_column: dict[str, np.ndarray]) -> list[Screen]:
         """Place every site's candidate neighbourhood; conversion to a sited use outside all of them is
         closed here, before its column exists (a 10 ha province has ~60,000 such pairs per use)."""
-        self._grown: dict[int, np.ndarray] = {}
         self._hoods = self.neighbourhoods(instance, has_column)
         out = []
         for u in self._uses():
@@ -407,7 +406,8 @@ class Sites(Family):
         return out
 
     def neighbourhoods(self, inst, has_column: dict[str, np.ndarray]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-        """Per site: (candidate parcel indices sorted by parcel, the same parcels in rank order)."""
+        """Per site: (candidate parcel indices sorted by parcel, the same parcels in rank order, the same
+        parcels in growth order — the greedy start grows from its front)."""
         from optimizer.compile import objective_coefficients  # compile imports the registry: import lazily
 
         cfg = self.config
@@ -453,8 +453,7 @@ class Sites(Family):
             if have < s.min_ha - _tol(s.min_ha):
                 self._too_small(i, s, len(grown), have)
             C = np.sort(grown)
-            out[i] = (C, C[np.argsort(rank[C], kind="stable")])
-            self._grown[i] = grown
+            out[i] = (C, C[np.argsort(rank[C], kind="stable")], grown)
         return out
 
     def _included(self, i: int, s: Site, inst) -> np.ndarray:
@@ -489,7 +488,7 @@ class Sites(Family):
         cores = self._greedy_cores(inst)
         start_cols = []
         for i, s in enumerate(cfg.sites):
-            C, ranked = hoods[i]
+            C, ranked, _ = hoods[i]
             k = len(C)
             local = np.searchsorted(C, ranked)            # local index of the t-th ranked candidate
             area = inst.area_ha[C]
@@ -566,9 +565,9 @@ class Sites(Family):
         as the symmetry rows require."""
         adj, used, cores = inst.adjacency(), np.zeros(inst.n, dtype=bool), {}
         for i, s in enumerate(self.config.sites):
-            C, ranked = self._hoods[i]
+            C, ranked, grown = self._hoods[i]
             local = np.searchsorted(C, ranked)
-            grown = np.searchsorted(C, self._grown[i])
+            grown = np.searchsorted(C, grown)
             area = inst.area_ha[C]
             own = np.ones(len(C), dtype=bool)               # first try the site's own core region only
             own[grown[: int(np.searchsorted(np.cumsum(area[grown]), s.max_ha or s.min_ha, side="left")) + 1]] = False
@@ -577,7 +576,7 @@ class Sites(Family):
                 cores[i] = greedy_core(grown, local, area, adj[C][:, C], used[C], s.min_ha, s.max_ha)
             used[C[cores[i]]] = True
         for a, b in self._interchangeable(self._hoods):
-            C, ranked = self._hoods[a]
+            C, ranked, _ = self._hoods[a]
             pos = np.empty(len(C), dtype=np.int64)
             pos[np.searchsorted(C, ranked)] = np.arange(len(C))
             ra = pos[cores[a][0]] if len(cores[a]) else np.inf
