@@ -67,9 +67,9 @@ def _median_time(fn, repeat: int) -> tuple[float, object]:
 def compile_row(path: Path, n: int, repeat: int, naive_max: int) -> dict:
     """Vectorized compile time (median), its peak traced memory, and the naive pulp build of the same model."""
     from constraints import active_families
-    from optimizer.compile import compile_model
-    from optimizer.instance import load_instance
-    from optimizer.scenario import load_scenario
+    from optimizer.engine.compile import compile_model
+    from optimizer.engine.instance import load_instance
+    from optimizer.engine.scenario import load_scenario
 
     from .naive_pulp import build as naive_build
 

@@ -15,10 +15,10 @@ import json
 import time
 from pathlib import Path
 
-from optimizer.instance import load_instance
-from optimizer.phasing import compile_phased, period_objectives, solve_myopic
-from optimizer.scenario import apply_overrides, load_scenario
-from optimizer.solvers import get_adapter
+from optimizer.engine.instance import load_instance
+from optimizer.engine.phasing import compile_phased, period_objectives, solve_myopic
+from optimizer.engine.scenario import apply_overrides, load_scenario
+from optimizer.engine.solvers import get_adapter
 
 
 def main() -> None:

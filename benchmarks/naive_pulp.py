@@ -11,9 +11,9 @@ import warnings
 
 import pulp
 
-from optimizer.compile import screen
-from optimizer.instance import Instance
-from optimizer.scenario import LoadedScenario
+from optimizer.engine.compile import screen
+from optimizer.engine.instance import Instance
+from optimizer.engine.scenario import LoadedScenario
 
 
 def build(instance: Instance, loaded: LoadedScenario, families) -> tuple[pulp.LpProblem, int]:

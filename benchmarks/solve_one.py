@@ -29,10 +29,10 @@ def time_to_gap(progress: list[dict], thresholds=THRESHOLDS) -> dict[str, float 
 
 
 def run(scenario: Path, overrides: dict) -> dict:
-    from optimizer.instance import load_instance
-    from optimizer.run import Problem
-    from optimizer.scenario import apply_overrides, load_scenario
-    from optimizer.solvers import get_adapter
+    from optimizer.engine.instance import load_instance
+    from optimizer.engine.run import Problem
+    from optimizer.engine.scenario import apply_overrides, load_scenario
+    from optimizer.engine.solvers import get_adapter
 
     t = time.perf_counter()
     loaded = apply_overrides(load_scenario(scenario), overrides)

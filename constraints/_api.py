@@ -19,10 +19,10 @@ import pandas as pd
 import pyogrio
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from optimizer.errors import InputError
-from optimizer.instance import Instance
-from optimizer.model import ModelBuilder
-from optimizer.scenario import LoadedScenario, format_validation_error
+from optimizer.engine.errors import InputError
+from optimizer.engine.instance import Instance
+from optimizer.engine.model import ModelBuilder
+from optimizer.engine.scenario import LoadedScenario, format_validation_error
 
 
 class FamilyConfig(BaseModel):

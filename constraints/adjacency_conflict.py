@@ -61,10 +61,10 @@ import scipy.sparse as sp
 import shapely
 from pydantic import Field, StrictStr, model_validator
 
-from optimizer.errors import InputError
-from optimizer.scenario import Code
+from optimizer.engine.errors import InputError
+from optimizer.engine.scenario import Code
 
-from ._api import CompileContext, Family, FamilyConfig, Screen, Violation, VerifyContext
+from constraints._api import CompileContext, Family, FamilyConfig, Screen, Violation, VerifyContext
 
 TOL_M = 1e-3
 

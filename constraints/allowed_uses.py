@@ -17,10 +17,10 @@ import numpy as np
 import shapely
 from pydantic import Field, model_validator
 
-from optimizer.errors import InputError
-from optimizer.scenario import Code
+from optimizer.engine.errors import InputError
+from optimizer.engine.scenario import Code
 
-from ._api import Family, FamilyConfig, Screen, Violation, VerifyContext
+from constraints._api import Family, FamilyConfig, Screen, Violation, VerifyContext
 
 
 class Rule(FamilyConfig):

@@ -73,10 +73,10 @@ import scipy.sparse as sp
 import shapely
 from pydantic import Field, field_validator, model_validator
 
-from optimizer.errors import InputError
-from optimizer.scenario import Code
+from optimizer.engine.errors import InputError
+from optimizer.engine.scenario import Code
 
-from ._api import CompileContext, Family, FamilyConfig, Violation, VerifyContext
+from constraints._api import CompileContext, Family, FamilyConfig, Violation, VerifyContext
 
 MIN_SHARED_M = 1e-6
 """edges sharing less than this (m) are point contacts and earn nothing, in the model and in verify"""

@@ -29,9 +29,9 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
-from optimizer.errors import InputError
+from optimizer.engine.errors import InputError
 
-from ._api import CompileContext, Family, FamilyConfig, Violation, VerifyContext
+from constraints._api import CompileContext, Family, FamilyConfig, Violation, VerifyContext
 
 
 class ForestCoverConfig(FamilyConfig):

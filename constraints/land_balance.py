@@ -42,10 +42,10 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, model_validator
 
-from optimizer.errors import InputError
-from optimizer.scenario import Code
+from optimizer.engine.errors import InputError
+from optimizer.engine.scenario import Code
 
-from ._api import CompileContext, Family, FamilyConfig, Violation, VerifyContext
+from constraints._api import CompileContext, Family, FamilyConfig, Violation, VerifyContext
 
 GROUPS = ("agricultural", "non_agricultural", "unused")
 Group = Literal["agricultural", "non_agricultural", "unused"]

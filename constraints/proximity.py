@@ -39,10 +39,10 @@ import pandas as pd
 import shapely
 from pydantic import Field, StrictStr, model_validator
 
-from optimizer.errors import InputError
-from optimizer.scenario import Code
+from optimizer.engine.errors import InputError
+from optimizer.engine.scenario import Code
 
-from ._api import Family, FamilyConfig, Screen, Violation, VerifyContext
+from constraints._api import Family, FamilyConfig, Screen, Violation, VerifyContext
 
 TOL_M = 1e-3
 

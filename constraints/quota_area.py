@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from optimizer.errors import InputError
-from optimizer.scenario import LoadedScenario, Quota
+from optimizer.engine.errors import InputError
+from optimizer.engine.scenario import LoadedScenario, Quota
 
-from ._api import CompileContext, Family, FamilyConfig, Violation, VerifyContext
+from constraints._api import CompileContext, Family, FamilyConfig, Violation, VerifyContext
 
 
 class QuotaAreaConfig(FamilyConfig):

@@ -61,10 +61,10 @@ import pandas as pd
 import shapely
 from pydantic import Field
 
-from optimizer.errors import InputError
-from optimizer.scenario import Code
+from optimizer.engine.errors import InputError
+from optimizer.engine.scenario import Code
 
-from ._api import CompileContext, Family, FamilyConfig, Violation, VerifyContext
+from constraints._api import CompileContext, Family, FamilyConfig, Violation, VerifyContext
 
 PROVINCE = "province"
 

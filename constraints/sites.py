@@ -126,10 +126,10 @@ from scipy.sparse.csgraph import connected_components
 import shapely
 from pydantic import Field, StrictStr, field_validator, model_validator
 
-from optimizer.errors import InputError
-from optimizer.scenario import Code
+from optimizer.engine.errors import InputError
+from optimizer.engine.scenario import Code
 
-from ._api import CompileContext, Family, FamilyConfig, Screen, VerifyContext, Violation
+from constraints._api import CompileContext, Family, FamilyConfig, Screen, VerifyContext, Violation
 
 CONNECT_TOL_M = 0.01
 """parcels are grown by this much (metres) before dissolving, to absorb snapping gaps"""
@@ -408,7 +408,7 @@ class Sites(Family):
     def neighbourhoods(self, inst, has_column: dict[str, np.ndarray]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
         """Per site: (candidate parcel indices sorted by parcel, the same parcels in rank order, the same
         parcels in growth order — the greedy start grows from its front)."""
-        from optimizer.compile import objective_coefficients  # compile imports the registry: import lazily
+        from optimizer.engine.compile import objective_coefficients  # compile imports the registry: import lazily
 
         cfg = self.config
         n, adj = inst.n, inst.adjacency()

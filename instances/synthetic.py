@@ -123,7 +123,8 @@ def scenario_dict(parcels: gpd.GeoDataFrame, name: str, gap: float = 1e-4) -> di
 
 def write_instance(out: Path, n: int, seed: int = 0, gap: float = 1e-4) -> Path:
     """Write parcels.gpkg, zones.gpkg and scenario.yaml into ``out``; returns the scenario path."""
-    from optimizer.runio import atomic_write_layer, atomic_write_text
+    from optimizer.engine.files import atomic_write_text
+    from optimizer.engine.rundir import atomic_write_layer
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

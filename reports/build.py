@@ -14,11 +14,11 @@ import tempfile
 from pathlib import Path
 from typing import Callable, Iterable
 
-from optimizer.errors import InputError
+from optimizer.engine.errors import InputError
 
-from .data import load_run
-from .document import LANGS, build_document
-from .qgis import add_style
+from reports.data import load_run
+from reports.document import LANGS, build_document
+from optimizer.engine.qgis_style import add_style
 
 FORMATS = ("pdf", "docx", "html")
 
@@ -72,17 +72,17 @@ def build_report(run_dir: str | Path, lang: str = "vi", formats: str | Iterable[
     written: dict[str, Path] = {}
     doc = build_document(data, lang, other)
     if "pdf" in fmts:
-        from .html import write_pdf
+        from reports.html import write_pdf
 
         written["pdf"] = out / f"report_{lang}.pdf"
         _atomic(written["pdf"], lambda p: write_pdf(doc, p))
     if "docx" in fmts:
-        from .docx_writer import write_docx
+        from reports.docx_writer import write_docx
 
         written["docx"] = out / f"report_{lang}.docx"
         _atomic(written["docx"], lambda p: write_docx(doc, p))
     if "html" in fmts:
-        from .html import render_html
+        from reports.html import render_html
 
         written["html"] = out / f"report_{lang}.html"
         text = render_html(doc, interactive=True)

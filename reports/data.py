@@ -29,9 +29,10 @@ import pandas as pd
 import pyogrio
 from pyproj import CRS
 
-from optimizer.errors import InputError
-from optimizer.instance import read_layer, sha256_file
-from optimizer.runio import read_run
+from optimizer.engine.errors import InputError
+from optimizer.engine.files import sha256_file
+from optimizer.engine.instance import read_layer
+from optimizer.engine.rundir import read_run
 
 COMMUNE_FIELD = "commune_2025"
 DISTRICT_FIELD = "district"
@@ -113,7 +114,7 @@ def _read_attrs(data: RunData) -> pd.DataFrame | None:
 
 
 def load_run(run_dir: Path) -> RunData:
-    from optimizer.verify import loaded_from_run
+    from optimizer.engine.verify import loaded_from_run
 
     run_dir = Path(run_dir)
     run, plan = read_run(run_dir)

@@ -17,8 +17,9 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from . import maps, metrics
-from .data import COMMUNE_FIELD, DISTRICT_FIELD, RunData, crs_label, districts_layer, places_layer, zones_layer
+from reports import maps
+from optimizer.workflows import metrics
+from reports.data import COMMUNE_FIELD, DISTRICT_FIELD, RunData, crs_label, districts_layer, places_layer, zones_layer
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 LANGS = ("vi", "en")

@@ -22,8 +22,8 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch, Rectangle  # noqa: E402
 
-from .data import Layer, Zones  # noqa: E402
-from .metrics import ordered_codes  # noqa: E402
+from reports.data import Layer, Zones  # noqa: E402
+from optimizer.workflows.metrics import ordered_codes  # noqa: E402
 
 WIDTH_IN = 7.0
 DPI = 200

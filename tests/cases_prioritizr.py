@@ -23,7 +23,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from constraints.compactness import add_pair_min
-from optimizer.model import ModelBuilder
+from optimizer.engine.model import ModelBuilder
 
 PENALTY = 640.0
 EDGE_FACTOR = 0.5

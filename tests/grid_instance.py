@@ -12,7 +12,7 @@ import numpy as np
 import shapely
 
 from instances.synthetic import LAND_USES
-from optimizer.scenario import LoadedScenario, parse_scenario
+from optimizer.engine.scenario import LoadedScenario, parse_scenario
 
 X0, Y0 = 600000.0, 2500000.0
 CELL = 100.0

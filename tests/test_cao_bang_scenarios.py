@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from optimizer.scenario import load_scenario
+from optimizer.engine.scenario import load_scenario
 
 from .conftest import ROOT, SHARED
 
@@ -104,7 +104,7 @@ def test_codes_are_quoted_strings_in_every_scenario():
 
 
 def test_extends_merges_and_detects_cycles(tmp_path):
-    from optimizer.errors import InputError
+    from optimizer.engine.errors import InputError
 
     sc = load_scenario(SCEN / "cao_bang_2030.yaml")
     assert "RPH" in sc.scenario.land_uses and sc.scenario.land_uses["RPH"].forest  # from land_uses.yaml
@@ -125,7 +125,7 @@ def test_2050_quotas_and_sites():
 
 
 def test_phased_scenario_expansions_match_the_plan():
-    from optimizer.phasing import period_scenarios
+    from optimizer.engine.phasing import period_scenarios
 
     loaded = load_scenario(SCEN / "cao_bang_2030_2050.yaml")
     periods = dict(period_scenarios(loaded))

@@ -10,12 +10,12 @@ import shapely
 import yaml
 
 from constraints.adjacency_conflict import AdjacencyConflict
-from optimizer.compile import compile_model
-from optimizer.errors import InputError
-from optimizer.instance import load_instance
-from optimizer.run import solve_scenario
-from optimizer.scenario import parse_scenario
-from optimizer.verify import verify_allocation
+from optimizer.engine.compile import compile_model
+from optimizer.engine.errors import InputError
+from optimizer.engine.instance import load_instance
+from optimizer.engine.run import solve_scenario
+from optimizer.engine.scenario import parse_scenario
+from optimizer.engine.verify import verify_allocation
 
 from .grid_instance import X0, Y0, grid_scenario, write_grid
 

@@ -6,11 +6,11 @@ import pytest
 import yaml
 
 from constraints.allowed_uses import AllowedUses
-from optimizer.compile import compile_model
-from optimizer.errors import InputError
-from optimizer.instance import load_instance
-from optimizer.scenario import parse_scenario
-from optimizer.verify import verify_allocation
+from optimizer.engine.compile import compile_model
+from optimizer.engine.errors import InputError
+from optimizer.engine.instance import load_instance
+from optimizer.engine.scenario import parse_scenario
+from optimizer.engine.verify import verify_allocation
 
 from .conftest import TINY
 
@@ -43,8 +43,8 @@ def test_compile_touching_zone_does_not_exclude():
 def test_verify_catches_conversion_inside_zone():
     loaded = _loaded()
     inst = load_instance(loaded)
-    from optimizer.decode import decode
-    from optimizer.solvers import get_adapter
+    from optimizer.engine.decode import decode
+    from optimizer.engine.solvers import get_adapter
 
     compiled = compile_model(inst, loaded)
     plan = decode(compiled, inst, get_adapter("highs").solve(compiled.model, loaded.scenario.solver).x)

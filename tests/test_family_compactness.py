@@ -10,12 +10,12 @@ import pyogrio
 import pytest
 
 from constraints.compactness import Compactness
-from optimizer.compile import compile_model
-from optimizer.errors import InputError
-from optimizer.instance import load_instance
-from optimizer.run import solve_scenario
-from optimizer.scenario import apply_overrides
-from optimizer.verify import verify_run
+from optimizer.engine.compile import compile_model
+from optimizer.engine.errors import InputError
+from optimizer.engine.instance import load_instance
+from optimizer.engine.run import solve_scenario
+from optimizer.engine.scenario import apply_overrides
+from optimizer.engine.verify import verify_run
 
 from .conftest import SHARED
 from .grid_instance import grid_scenario, write_grid
@@ -147,7 +147,7 @@ def test_verify_catches_plan_whose_reward_differs(tmp_path):
     assert json.loads((out / "run.json").read_text())["objective"] == pytest.approx(21.0)
     # the family itself, on a fresh object (no prepare): no hard rows to break, 0 km of SKK boundary left
     fam = Compactness.from_scenario(loaded)
-    from optimizer.verify import verify_allocation
+    from optimizer.engine.verify import verify_allocation
 
     inst = load_instance(loaded)
     rep = verify_allocation(loaded, inst, plan.assign(changed=plan["changed"].astype(bool)), [fam])
@@ -191,8 +191,8 @@ def test_solve_prioritizr_p6_inside_published_bracket(products):
     linearization: HiGHS's proven optimum lies in Gurobi's published [bound 10056, incumbent 11112].
     `zones` is prioritizr's own model (Gurobi's log: 1905 rows, 1200 columns, 5400 nonzeros);
     `groups` folds the block {few, many traps} into one product per edge and must reach the same optimum."""
-    from optimizer.scenario import SolverSettings
-    from optimizer.solvers import get_adapter
+    from optimizer.engine.scenario import SolverSettings
+    from optimizer.engine.solvers import get_adapter
 
     from .cases_prioritizr import build_p6, p6_objective
 

@@ -7,11 +7,11 @@ import pytest
 import shapely
 
 from constraints.proximity import Proximity
-from optimizer.compile import compile_model
-from optimizer.errors import InputError
-from optimizer.instance import load_instance
-from optimizer.run import solve_scenario
-from optimizer.verify import verify_allocation
+from optimizer.engine.compile import compile_model
+from optimizer.engine.errors import InputError
+from optimizer.engine.instance import load_instance
+from optimizer.engine.run import solve_scenario
+from optimizer.engine.verify import verify_allocation
 
 from .grid_instance import X0, Y0, grid_scenario, write_grid
 

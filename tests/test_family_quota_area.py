@@ -7,11 +7,11 @@ import pytest
 import yaml
 
 from constraints.quota_area import QuotaArea
-from optimizer.compile import compile_model
-from optimizer.errors import InputError
-from optimizer.instance import load_instance
-from optimizer.scenario import load_scenario, parse_scenario
-from optimizer.verify import verify_allocation
+from optimizer.engine.compile import compile_model
+from optimizer.engine.errors import InputError
+from optimizer.engine.instance import load_instance
+from optimizer.engine.scenario import load_scenario, parse_scenario
+from optimizer.engine.verify import verify_allocation
 
 from .conftest import TINY
 
@@ -40,8 +40,8 @@ def test_compile_regional_quota_rows():
 def test_verify_catches_area_outside_band():
     loaded = load_scenario(TINY)
     inst = load_instance(loaded)
-    from optimizer.decode import decode
-    from optimizer.solvers import get_adapter
+    from optimizer.engine.decode import decode
+    from optimizer.engine.solvers import get_adapter
 
     compiled = compile_model(inst, loaded)
     plan = decode(compiled, inst, get_adapter("highs").solve(compiled.model, loaded.scenario.solver).x)

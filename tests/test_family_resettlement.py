@@ -31,13 +31,13 @@ import pytest
 import shapely
 
 from constraints.resettlement import Resettlement
-from optimizer.compile import compile_model
-from optimizer.decode import decode
-from optimizer.errors import InputError
-from optimizer.instance import load_instance
-from optimizer.scenario import parse_scenario
-from optimizer.solvers import get_adapter
-from optimizer.verify import verify_allocation
+from optimizer.engine.compile import compile_model
+from optimizer.engine.decode import decode
+from optimizer.engine.errors import InputError
+from optimizer.engine.instance import load_instance
+from optimizer.engine.scenario import parse_scenario
+from optimizer.engine.solvers import get_adapter
+from optimizer.engine.verify import verify_allocation
 
 X0, Y0 = 600000.0, 2500000.0
 LAND_USES = {

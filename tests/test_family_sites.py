@@ -20,14 +20,14 @@ import yaml
 from scipy.sparse.csgraph import connected_components
 
 from constraints.sites import Sites
-from optimizer.compile import compile_model
-from optimizer.decode import decode
-from optimizer.errors import InputError
-from optimizer.instance import load_instance
-from optimizer.run import solve_scenario
-from optimizer.scenario import load_scenario
-from optimizer.solvers import get_adapter
-from optimizer.verify import verify_allocation, verify_run
+from optimizer.engine.compile import compile_model
+from optimizer.engine.decode import decode
+from optimizer.engine.errors import InputError
+from optimizer.engine.instance import load_instance
+from optimizer.engine.run import solve_scenario
+from optimizer.engine.scenario import load_scenario
+from optimizer.engine.solvers import get_adapter
+from optimizer.engine.verify import verify_allocation, verify_run
 
 X0, Y0 = 600000.0, 2500000.0
 LAND_USES = {c: {"name_vi": c, "name_en": c, "group": g} for c, g in
@@ -238,7 +238,7 @@ def test_start_is_a_connected_core_per_site_that_the_model_accepts(tmp_path):
         assert all(f"{inst.ids[i]}:SKK" in keys for i in members)
     lo, hi = m.col_lo.copy(), m.col_hi.copy()
     lo[cols] = hi[cols] = values
-    from optimizer.model import CompiledModel
+    from optimizer.engine.model import CompiledModel
 
     fixed = get_adapter("highs").solve(CompiledModel(**{**m.__dict__, "col_lo": lo, "col_hi": hi}), loaded.scenario.solver)
     free = get_adapter("highs").solve(m, loaded.scenario.solver)

@@ -37,11 +37,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from optimizer.errors import InputError
+from optimizer.engine.errors import InputError
 from optimizer.marxan.model import build_model, objective_of_plan, solve
 from optimizer.marxan.reader import MarxanProject, read_project, read_solution
 from optimizer.marxan.score import evaluate, plan_violations
-from optimizer.scenario import SolverSettings, load_scenario
+from optimizer.engine.scenario import SolverSettings, load_scenario
 
 from .conftest import SHARED, TINY
 
@@ -335,8 +335,8 @@ def test_marxan_project_round_trip_gives_the_same_model(cli, tmp_path):
 
 def _landalloc_vs_marxan(loaded, project_dir, plans_per_parcel):
     """For each plan (use per parcel): landalloc's objective and quota sums vs the re-imported project's."""
-    from optimizer.compile import compile_model
-    from optimizer.instance import load_instance
+    from optimizer.engine.compile import compile_model
+    from optimizer.engine.instance import load_instance
 
     inst = load_instance(loaded)
     comp = compile_model(inst, loaded)

@@ -99,11 +99,11 @@ def test_expanded_site_grows_from_its_earlier_candidates(tmp_path):
     the 2050 park of up to 6 ha would centre on the run of 7s at the right end and could not contain
     it. Phasing seeds the 2050 neighbourhood with the 2030 candidates, so the expansion holds them
     and the joint plan keeps the 2030 park inside the 2050 one."""
-    from optimizer.compile import compile_model
-    from optimizer.instance import load_instance
-    from optimizer.phasing import compile_phased
-    from optimizer.scenario import load_scenario
-    from optimizer.solvers import get_adapter
+    from optimizer.engine.compile import compile_model
+    from optimizer.engine.instance import load_instance
+    from optimizer.engine.phasing import compile_phased
+    from optimizer.engine.scenario import load_scenario
+    from optimizer.engine.solvers import get_adapter
 
     from .test_family_sites import grid
 
@@ -136,9 +136,9 @@ def nested(a, b):
 
 def test_myopic_matches_brute_force_and_never_beats_joint(phased):
     """Myopic = the best 2030 plan alone, then the best 2050 plan that keeps it (enumerated here)."""
-    from optimizer.instance import load_instance
-    from optimizer.phasing import compile_phased, period_objectives, solve_myopic
-    from optimizer.scenario import load_scenario
+    from optimizer.engine.instance import load_instance
+    from optimizer.engine.phasing import compile_phased, period_objectives, solve_myopic
+    from optimizer.engine.scenario import load_scenario
 
     loaded = load_scenario(phased)
     ph = compile_phased(load_instance(loaded), loaded)

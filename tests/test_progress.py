@@ -7,11 +7,11 @@ import json
 
 import pytest
 
-from optimizer.compile import compile_model
-from optimizer.instance import load_instance
-from optimizer.scenario import load_scenario
-from optimizer.solvers.base import relative_gap
-from optimizer.solvers.highs import HighsAdapter
+from optimizer.engine.compile import compile_model
+from optimizer.engine.instance import load_instance
+from optimizer.engine.scenario import load_scenario
+from optimizer.engine.solvers.base import relative_gap
+from optimizer.engine.solvers.highs import HighsAdapter
 
 
 def test_highs_trace_is_ordered_consistent_and_ends_at_the_result(synthetic_small):
@@ -54,8 +54,8 @@ def test_trace_drops_the_start_completion_sub_mip():
     """With a partial start HiGHS first completes it by a sub-MIP whose bound (here 100, proved for the
     restricted model) is tighter than the main search's (120): the points before the bound jumps back up
     are the sub-MIP's, and a gap of 0 % there must not count as time to gap."""
-    from optimizer.solvers.base import progress_point
-    from optimizer.solvers.highs import _ProgressTrace
+    from optimizer.engine.solvers.base import progress_point
+    from optimizer.engine.solvers.highs import _ProgressTrace
 
     trace = _ProgressTrace.__new__(_ProgressTrace)
     trace.points = [progress_point(0.5, 90.0, 100.0), progress_point(0.9, 100.0, 100.0),

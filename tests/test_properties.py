@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from instances.synthetic import write_instance
-from optimizer.run import solve_scenario
-from optimizer.scenario import apply_overrides, load_scenario
+from optimizer.engine.run import solve_scenario
+from optimizer.engine.scenario import apply_overrides, load_scenario
 
 SETTINGS = settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 

@@ -69,9 +69,9 @@ def test_kill_during_write_keeps_previous_run(tmp_path):
     assert _cli("solve", TINY, "--out", out).returncode == 0
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     script = textwrap.dedent(f"""
-        import time, optimizer.runio as rio
-        from optimizer.run import solve_scenario
-        from optimizer.scenario import load_scenario
+        import time, optimizer.engine.rundir as rio
+        from optimizer.engine.run import solve_scenario
+        from optimizer.engine.scenario import load_scenario
         real = rio.write_layer
         def slow(*a, **k):
             real(*a, **k)
@@ -89,9 +89,9 @@ def test_kill_during_write_keeps_previous_run(tmp_path):
 
 
 def test_solver_garbage_is_refused(cli, monkeypatch, tmp_path):
-    import optimizer.run as run_mod
-    from optimizer.solvers import get_adapter
-    from optimizer.solvers.base import SolveResult
+    import optimizer.engine.run as run_mod
+    from optimizer.engine.solvers import get_adapter
+    from optimizer.engine.solvers.base import SolveResult
 
     class Garbage:
         name = "highs"

@@ -291,7 +291,7 @@ def test_infeasible_run_reports_its_diagnosis(runs, tmp_path):
 # --- QGIS style ------------------------------------------------------------------------------------------
 
 def test_layer_styles_in_the_geopackage(runs, vi_report):
-    from reports.qgis import add_style, rgb
+    from optimizer.engine.qgis_style import add_style, rgb
 
     gpkg = runs["a"] / "allocation.gpkg"
     assert vi_report["qgis_style"] == gpkg
@@ -317,8 +317,8 @@ def test_layer_styles_in_the_geopackage(runs, vi_report):
 
 def test_add_style_takes_the_scenario_models(tmp_path):
     """run.py can call add_style with the validated scenario's land uses (pydantic models)."""
-    from optimizer.scenario import load_scenario
-    from reports.qgis import add_style
+    from optimizer.engine.scenario import load_scenario
+    from optimizer.engine.qgis_style import add_style
 
     out = tmp_path / "run"
     assert _invoke("solve", TINY_DIR / "tiny.yaml", "--out", out, "--json").exit_code == 0
@@ -330,7 +330,7 @@ def test_add_style_takes_the_scenario_models(tmp_path):
 # --- metrics ---------------------------------------------------------------------------------------------
 
 def test_metrics_agree_with_run_json(runs):
-    from reports import metrics
+    from optimizer.workflows import metrics
     from reports.data import load_run
 
     data = load_run(runs["a"])
@@ -373,7 +373,7 @@ def test_commune_table_when_the_input_has_communes(tmp_path):
 
 
 def test_vietnamese_alphabetical_order():
-    from reports.metrics import vi_sort_key
+    from optimizer.workflows.metrics import vi_sort_key
 
     names = ["Huyện Hoà An", "Huyện Hà Quảng", "Huyện Bảo Lâm", "Huyện Bảo Lạc", "Huyện Đông Khê", "Huyện Dương"]
     assert sorted(names, key=vi_sort_key) == ["Huyện Bảo Lạc", "Huyện Bảo Lâm", "Huyện Dương", "Huyện Đông Khê",

@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from optimizer.model import ModelBuilder
-from optimizer.scenario import SolverSettings
-from optimizer.solvers import SOLVERS, get_adapter
+from optimizer.engine.model import ModelBuilder
+from optimizer.engine.scenario import SolverSettings
+from optimizer.engine.solvers import get_adapter, solver_names
 
 from .conftest import SHARED
 
@@ -48,7 +48,7 @@ def gap_model(name: str, sense: str):
 PUBLISHED = json.loads((CASES / "expected.json").read_text())["published_optima"]
 
 
-@pytest.mark.parametrize("solver", SOLVERS)
+@pytest.mark.parametrize("solver", solver_names())
 @pytest.mark.parametrize("case,sense", [("c0515_1", "min"), ("c0515_1", "max"), ("c1060_1", "min"), ("c1060_1", "max")])
 def test_gap_small_every_solver(solver, case, sense):
     model = gap_model(case, sense)
@@ -78,7 +78,7 @@ def test_time_limited_cbc_reports_honest_bound():
 
 
 def test_unknown_solver_is_a_clear_error():
-    from optimizer.errors import SolverUnavailable
+    from optimizer.engine.errors import SolverUnavailable
 
     with pytest.raises(SolverUnavailable, match="unknown solver 'gurobi'"):
         get_adapter("gurobi")

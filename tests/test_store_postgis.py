@@ -95,7 +95,7 @@ def pg():
         pytest.skip(f"{SKIP_ENV}=1: PostGIS store tests skipped")
     import psycopg
 
-    from optimizer.store import spatial_ref_sys_row
+    from optimizer.workflows.store import spatial_ref_sys_row
 
     cluster = None
     try:
@@ -138,7 +138,7 @@ def test_postgis_store_holds_solve_whatif_sweep_and_compares(cli, pg, inst):
     import psycopg
     from pyproj import Transformer
 
-    from optimizer.store import PostgisStore
+    from optimizer.workflows.store import PostgisStore
 
     scenario, d = inst
     store = pg.replace("postgres@", "postgres:not-shown@")  # trust auth: the password is ignored, but never printed
@@ -201,13 +201,13 @@ def test_postgis_store_holds_solve_whatif_sweep_and_compares(cli, pg, inst):
 def test_postgis_store_adds_a_missing_srid_and_uses_its_schema(pg, inst, tmp_path):
     import psycopg
 
-    from optimizer.runio import read_run
-    from optimizer.store import PostgisStore
+    from optimizer.engine.rundir import read_run
+    from optimizer.workflows.store import PostgisStore
 
     scenario, d = inst
     if not (d / "base" / "run.json").exists():
-        from optimizer.run import solve_scenario
-        from optimizer.scenario import load_scenario
+        from optimizer.engine.run import solve_scenario
+        from optimizer.engine.scenario import load_scenario
 
         solve_scenario(load_scenario(scenario), d / "base", marginals=False)
     run, plan = read_run(d / "base")

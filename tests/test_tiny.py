@@ -17,19 +17,19 @@ from __future__ import annotations
 
 import pytest
 
-from optimizer.compile import compile_model
-from optimizer.decode import decode
-from optimizer.instance import load_instance
-from optimizer.scenario import load_scenario
-from optimizer.solvers import SOLVERS, get_adapter
-from optimizer.verify import verify_allocation
+from optimizer.engine.compile import compile_model
+from optimizer.engine.decode import decode
+from optimizer.engine.instance import load_instance
+from optimizer.engine.scenario import load_scenario
+from optimizer.engine.solvers import get_adapter, solver_names
+from optimizer.engine.verify import verify_allocation
 
 from .conftest import TINY
 
 EXPECTED = {1: "SKK", 2: "RSX", 3: "HNK", 4: "TMD", 5: "SKK", 6: "TMD"}
 
 
-@pytest.mark.parametrize("solver", SOLVERS)
+@pytest.mark.parametrize("solver", solver_names())
 def test_every_solver_finds_the_hand_optimum(solver):
     loaded = load_scenario(TINY)
     inst = load_instance(loaded)

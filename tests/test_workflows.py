@@ -94,7 +94,7 @@ def _json(result):
 # --- overlays and what-if --------------------------------------------------------------------------
 
 def test_overlay_run_json_holds_the_merged_scenario(cli, inst, store, whatif_run):
-    from optimizer.scenario import load_scenario
+    from optimizer.engine.scenario import load_scenario
 
     scenario, overlay, d = inst
     out = d / "runs" / "overlay"
@@ -120,7 +120,7 @@ def test_overlay_run_json_holds_the_merged_scenario(cli, inst, store, whatif_run
 
 
 def test_whatif_records_overrides_and_the_variant(inst, store, base_run, whatif_run):
-    from optimizer.store import GpkgStore
+    from optimizer.workflows.store import GpkgStore
 
     scenario, _, _ = inst
     out, data = whatif_run
@@ -202,7 +202,7 @@ def test_compare_two_runs(cli, inst, base_run, whatif_run):
 
 
 def test_compare_by_store_ids(cli, store, base_run, whatif_run):
-    from optimizer.store import GpkgStore
+    from optimizer.workflows.store import GpkgStore
 
     rows = GpkgStore(store).list()
     base_id = next(r["id"] for r in rows if r["kind"] == "solve" and r["run_dir"] == str(base_run.absolute()))
@@ -239,7 +239,7 @@ def _sweep_checks(summary: dict, out: Path) -> dict[int, float]:
 
 
 def test_sweep_process_pool_and_dask_give_identical_objectives(cli, inst, store):
-    from optimizer.store import GpkgStore
+    from optimizer.workflows.store import GpkgStore
 
     scenario, _, d = inst
     t0 = time.perf_counter()
@@ -279,7 +279,7 @@ def test_sweep_explicit_list_grid_and_bad_points(cli, inst, tmp_path):
     r = cli("sweep", scenario, "--grid", typo, "--executor", "dask", "--scheduler", "http://127.0.0.1:8786")
     assert r.exit_code == 2 and "not a Dask scheduler address" in r.stderr
     assert not (tmp_path / "s").exists()
-    from optimizer.sweep import read_grid
+    from optimizer.workflows.sweep import read_grid
 
     grid = tmp_path / "list.yaml"
     grid.write_text("- {quotas.SKK.hi: 2.0}\n- {quotas.SKK.hi: 2.6, solver.seed: 1}\n")
@@ -290,7 +290,7 @@ def test_sweep_explicit_list_grid_and_bad_points(cli, inst, tmp_path):
 # --- the run store ---------------------------------------------------------------------------------
 
 def test_store_provenance_list_show_delete(cli, inst, store, base_run):
-    from optimizer.instance import sha256_file
+    from optimizer.engine.files import sha256_file
 
     scenario, _, _ = inst
     r = cli("runs", "list", "--store", store, "--json")
@@ -348,8 +348,8 @@ def test_default_store_unwritable_warns_explicit_store_fails(cli, tmp_path, monk
 _WRITER = """
 import sys, time
 sys.path.insert(0, {root!r})
-from optimizer.runio import read_run
-from optimizer.store import GpkgStore
+from optimizer.engine.rundir import read_run
+from optimizer.workflows.store import GpkgStore
 run, plan = read_run({run_dir!r})
 store = GpkgStore({store!r})
 while time.time() < {start}:
@@ -362,7 +362,7 @@ print("done")
 
 
 def test_two_processes_write_one_store_concurrently(inst, base_run, tmp_path):
-    from optimizer.store import GpkgStore
+    from optimizer.workflows.store import GpkgStore
 
     store = tmp_path / "shared" / "runs.gpkg"
     n = 6

@@ -64,11 +64,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..model import CompiledModel, ModelBuilder
-from ..scenario import SolverSettings
-from ..solvers import get_adapter
-from ..solvers.base import SolveResult
-from .reader import MarxanProject
+from optimizer.engine.model import CompiledModel, ModelBuilder
+from optimizer.engine.scenario import SolverSettings
+from optimizer.engine.solvers import get_adapter
+from optimizer.engine.solvers.base import SolveResult
+from optimizer.marxan.reader import MarxanProject
 
 TARGETS = ("hard", "soft")
 LINEARIZATIONS = ("aggregated", "marginal")

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
+from optimizer.engine.errors import InputError
 
 DEFAULT_AVAILABLE_CONTRIB = 1.0
 """contribution of the first zone to overall targets when no zonecontrib file is given (see module doc)"""

@@ -35,17 +35,17 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from .. import __version__
-from ..errors import EXIT_INFEASIBLE, EXIT_NO_SOLUTION, EXIT_OK, InputError, SolverFailure
-from ..runio import RUN_JSON, dumps
-from ..scenario import LoadedScenario, SolverSettings, parse_scenario
-from ..solvers import get_adapter
-from ..solvers.base import INFEASIBLE, SolveResult, relative_gap
-from .model import LINEARIZATIONS, TARGETS, MarxanModel, build_model, objective_of_plan, reachability
-from .reader import MarxanProject, read_project, read_solution
-from .score import Score, evaluate, missed_targets, plan_violations
-from ..runio import write_dir_atomically
-from .writer import SIDECAR, _token, write_project_files
+from optimizer import __version__
+from optimizer.engine.errors import EXIT_INFEASIBLE, EXIT_NO_SOLUTION, EXIT_OK, InputError, SolverFailure
+from optimizer.engine.rundir import RUN_JSON, dumps
+from optimizer.engine.scenario import LoadedScenario, SolverSettings, parse_scenario
+from optimizer.engine.solvers import get_adapter
+from optimizer.engine.solvers.base import INFEASIBLE, SolveResult, relative_gap
+from optimizer.marxan.model import LINEARIZATIONS, TARGETS, MarxanModel, build_model, objective_of_plan, reachability
+from optimizer.marxan.reader import MarxanProject, read_project, read_solution
+from optimizer.marxan.score import Score, evaluate, missed_targets, plan_violations
+from optimizer.engine.files import write_dir_atomically
+from optimizer.marxan.writer import SIDECAR, _token, write_project_files
 
 SCENARIO = "scenario.yaml"
 PROJECT_DIR = "marxan"
@@ -144,7 +144,7 @@ def import_project(project: str | Path, out: Path, *, targets: str = "hard",
         (tmp / SCENARIO).write_text(header + yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
 
     write_dir_atomically(out, fill, SCENARIO)
-    from ..scenario import load_scenario
+    from optimizer.engine.scenario import load_scenario
 
     return Imported(project=p, scenario_path=out / SCENARIO, loaded=load_scenario(out / SCENARIO))
 
@@ -236,7 +236,7 @@ def score_dict(s: Score) -> dict:
 def solve_marxan_scenario(loaded: LoadedScenario, out: Path | None, settings: SolverSettings | None = None):
     """``landalloc solve`` for a Marxan-imported scenario: the same RunOutcome and run.json keys as the core.
     ``settings`` replaces the scenario's solver settings."""
-    from ..run import RunOutcome, run_identity, status_of, versions
+    from optimizer.engine.run import RunOutcome, run_identity, status_of, versions
 
     sc = loaded.scenario
     settings = settings or sc.solver
@@ -311,7 +311,7 @@ def verify_marxan_run(run_dir: Path, run: dict):
     locks and puzone, hard targets, and the objective recomputed with Marxan's score."""
     from constraints._api import Violation
 
-    from ..verify import VerifyReport
+    from optimizer.engine.verify import VerifyReport
 
     run_dir = Path(run_dir)
     violations: list = []
@@ -360,11 +360,11 @@ def evaluate_file(p: MarxanProject, best: Path, optimum: float | None = None) ->
 
 def verify_against_scenario(p: MarxanProject, zone: np.ndarray, sidecar: dict, s: Score) -> dict:
     """A plan of a project exported from a landalloc scenario, verified by landalloc against that scenario."""
-    from ..compile import compile_model
-    from ..decode import decode
-    from ..instance import load_instance
-    from ..scenario import load_scenario
-    from ..verify import verify_allocation
+    from optimizer.engine.compile import compile_model
+    from optimizer.engine.decode import decode
+    from optimizer.engine.instance import load_instance
+    from optimizer.engine.scenario import load_scenario
+    from optimizer.engine.verify import verify_allocation
 
     path = sidecar.get("scenario")
     if not path or not Path(path).exists():

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .reader import MarxanProject
+from optimizer.marxan.reader import MarxanProject
 
 
 @dataclass

@@ -43,8 +43,8 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from ..runio import write_dir_atomically
-from .reader import MarxanProject
+from optimizer.engine.files import write_dir_atomically
+from optimizer.marxan.reader import MarxanProject
 
 SIDECAR = "landalloc_export.json"
 SEPARATORS = re.compile(r"[ ,;:^*\"/|\t'\\]+")
@@ -183,7 +183,7 @@ def write_project_files(p: MarxanProject, out: Path, *, comment: str = "") -> li
         files["PUZONENAME"] = "puzone.dat"
     _write(inp / "penalty.dat", "spid,penalty", ([str(int(f)), _num(v)] for f, v in zip(p.feature_ids, p.penalty)))
     files["PENALTYNAME"] = "penalty.dat"
-    from .. import __version__
+    from optimizer import __version__
 
     text = INPUT_DAT.format(version=__version__, comment=comment, blm=_num(p.blm), scenname=_token(p.name) or "output",
                             files="\n".join(f"{k} {v}" for k, v in files.items()))
@@ -238,8 +238,8 @@ class ExportReport:
 
 def scenario_to_project(loaded, instance=None, compiled=None) -> tuple[MarxanProject, dict, list[str]]:
     """The landalloc scenario as a MarxanProject (in memory), the sidecar dict and what cannot be exported."""
-    from ..compile import compile_model
-    from ..instance import load_instance
+    from optimizer.engine.compile import compile_model
+    from optimizer.engine.instance import load_instance
 
     sc = loaded.scenario
     instance = instance or load_instance(loaded)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from .runio import dumps
+from optimizer.engine.rundir import dumps
 
 
 @click.command()
@@ -36,7 +36,7 @@ def report(run_dir, lang, formats, compare, out, as_json):
       landalloc report runs/tiny --compare runs/tiny-cbc --json
     """
     # imported here, not at the top: optimizer/cli.py imports this module at its end
-    from .cli import console, handle_errors
+    from optimizer.cli import console, handle_errors
 
     handle_errors(_report)(run_dir, lang, formats, compare, out, as_json, console)
 

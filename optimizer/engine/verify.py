@@ -16,10 +16,11 @@ import pandas as pd
 from constraints import Family, active_families
 from constraints._api import Violation, VerifyContext
 
-from .errors import InputError
-from .instance import Instance, load_instance, sha256_file
-from .runio import read_run
-from .scenario import LoadedScenario, parse_scenario
+from optimizer.engine.errors import InputError
+from optimizer.engine.files import sha256_file
+from optimizer.engine.instance import Instance, load_instance
+from optimizer.engine.rundir import read_run
+from optimizer.engine.scenario import LoadedScenario, parse_scenario
 
 
 @dataclass
@@ -128,7 +129,7 @@ def verify_plan(loaded: LoadedScenario, instance: Instance, plan: gpd.GeoDataFra
     by period with that period's scenario, then for nesting (built stays built, sites expand)."""
     if not loaded.scenario.periods:
         return verify_allocation(loaded, instance, plan, (families or {}).get(None))
-    from .phasing import period_scenarios, verify_nesting
+    from optimizer.engine.phasing import period_scenarios, verify_nesting
 
     total = VerifyReport([], {}, 0.0, {})
     per_period = []
@@ -158,7 +159,7 @@ def verify_run(run_dir: Path) -> tuple[dict, VerifyReport]:
     run_dir = Path(run_dir)
     run, alloc = read_run(run_dir)
     if "marxan" in run:  # hook: runs of Marxan-imported scenarios are verified by optimizer/marxan
-        from .marxan.scenario import verify_marxan_run
+        from optimizer.marxan.scenario import verify_marxan_run
         return verify_marxan_run(run_dir, run)
     if alloc is None:
         raise InputError(str(run_dir), "allocation.gpkg", "no plan in this run (status "

@@ -14,10 +14,10 @@ import time
 
 import numpy as np
 
-from ..errors import SolverUnavailable
-from ..model import CompiledModel
-from ..scenario import SolverSettings
-from . import base
+from optimizer.engine.errors import SolverUnavailable
+from optimizer.engine.model import CompiledModel
+from optimizer.engine.scenario import SolverSettings
+from optimizer.engine.solvers import base
 
 MAX_DIGITS = 6
 
@@ -40,6 +40,8 @@ def _cp():
 
 class CpSatAdapter(base.Adapter):
     name = "cpsat"
+    requires = "ortools"
+    features = base.Features(continuous=False)
 
     def available(self):
         try:

@@ -17,7 +17,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, field_validator, model_validator
 
-from .errors import InputError
+from optimizer.engine.errors import InputError
+from optimizer.engine.solvers import DEFAULT as DEFAULT_SOLVER
+from optimizer.engine.solvers import solver_names
 
 Code = StrictStr
 
@@ -107,7 +109,7 @@ class Objective(_Strict):
 
 
 class SolverSettings(_Strict):
-    name: Literal["highs", "cbc", "scip", "cpsat"] = "highs"
+    name: Literal[solver_names()] = DEFAULT_SOLVER  # type: ignore[valid-type]  # the registry's names
     time_limit: float = Field(300.0, gt=0, description="seconds")
     gap: float = Field(1e-4, ge=0, lt=1, description="relative MIP gap at which to stop")
     threads: int = Field(1, ge=1)

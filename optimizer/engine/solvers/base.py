@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..model import CompiledModel
-from ..scenario import SolverSettings
+from optimizer.engine.model import CompiledModel
+from optimizer.engine.scenario import SolverSettings
 
 OPTIMAL = "optimal"            # proven optimal within the requested relative gap
 TIME_LIMIT = "time_limit"
@@ -92,8 +92,19 @@ def to_minimization(model: CompiledModel) -> tuple[np.ndarray, float]:
     return sign * model.c, sign
 
 
+@dataclass(frozen=True)
+class Features:
+    """What an adapter can do beyond solving; the run asks these instead of a solver's name."""
+    warm_start: bool = False     # begins from a given (possibly partial) plan
+    progress: bool = False       # reports incumbent and bound live (on_progress) and fills SolveResult.progress
+    interrupt: bool = False      # Ctrl-C stops the search and keeps the incumbent
+    continuous: bool = True      # accepts continuous columns (slacks, flows), not only integers
+
+
 class Adapter:
     name: str
+    requires: str = ""           # the Python module the solver needs (what `available` checks)
+    features: Features = Features()
 
     def available(self) -> tuple[bool, str]:
         raise NotImplementedError

@@ -27,11 +27,11 @@ import scipy.sparse as sp
 
 from constraints._api import Violation
 
-from .compile import Compiled, compile_model
-from .instance import Instance
-from .model import CompiledModel
-from .scenario import LoadedScenario, deep_merge, parse_scenario
-from .solvers import get_adapter
+from optimizer.engine.compile import Compiled, compile_model
+from optimizer.engine.instance import Instance
+from optimizer.engine.model import CompiledModel
+from optimizer.engine.scenario import LoadedScenario, deep_merge, parse_scenario
+from optimizer.engine.solvers import get_adapter
 
 PHASING = "phasing"
 

@@ -25,8 +25,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
-from .errors import InputError
-from .scenario import LoadedScenario, Scenario, parse_scenario
+from optimizer.engine.errors import InputError
+from optimizer.engine.scenario import LoadedScenario, Scenario, parse_scenario
 
 _MISSING = object()
 
@@ -184,8 +184,9 @@ def solve_variant(loaded: LoadedScenario, out, extra: dict[str, Any], **kwargs):
     atomically by the same document with ``extra`` added, so a run directory is valid at every moment."""
     import json
 
-    from .run import solve_scenario
-    from .runio import RUN_JSON, atomic_write_text, dumps
+    from optimizer.engine.run import solve_scenario
+    from optimizer.engine.files import atomic_write_text
+    from optimizer.engine.rundir import RUN_JSON, dumps
 
     outcome = solve_scenario(loaded, out, **kwargs)
     outcome.run.update(extra)

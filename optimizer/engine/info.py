@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pyogrio
 
-from .instance import Instance, load_instance
-from .scenario import LoadedScenario
+from optimizer.engine.instance import Instance, load_instance
+from optimizer.engine.scenario import LoadedScenario
 
 
 def _official_districts(loaded: LoadedScenario) -> dict[str, float]:

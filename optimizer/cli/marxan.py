@@ -10,8 +10,10 @@ from pathlib import Path
 
 import click
 
-from .cli import _fmt, console, err_console, handle_errors
-from .runio import dumps
+from optimizer.engine.solvers import solver_names
+
+from optimizer.cli import _fmt, console, err_console, handle_errors
+from optimizer.engine.rundir import dumps
 
 
 def _summary_table(title: str, rows: list[tuple[str, str]]):
@@ -42,7 +44,7 @@ def _score_rows(prefix: str, d: dict) -> list[tuple[str, str]]:
 @click.option("--solve", "do_solve", is_flag=True, help="solve exactly; the run goes to OUT/run")
 @click.option("--evaluate", "best", type=click.Path(path_type=Path),
               help="score a Marxan _best/_r file (planning_unit,zone) with the same objective; locks and puzone checked")
-@click.option("--solver", type=click.Choice(["highs", "cbc", "scip", "cpsat"]), default="highs", show_default=True)
+@click.option("--solver", type=click.Choice(solver_names()), default="highs", show_default=True)
 @click.option("--time-limit", type=float, default=300.0, show_default=True, help="seconds")
 @click.option("--gap", type=float, default=0.0, show_default=True, help="relative MIP gap (0 = prove optimality)")
 @click.option("--threads", type=int, default=1, show_default=True)
@@ -68,11 +70,11 @@ def import_marxan(project, out, targets, linearization, do_solve, best, solver, 
     Exit codes: 0 imported (and solved), 1 the evaluated plan breaks a lock or puzone, 2 bad input,
     3 hard targets infeasible, 4 no solution within the limits.
     """
-    from .marxan.scenario import import_project, solve_marxan_scenario
+    from optimizer.marxan.scenario import import_project, solve_marxan_scenario
     from pydantic import ValidationError
 
-    from .errors import InputError
-    from .scenario import SolverSettings, format_validation_error
+    from optimizer.engine.errors import InputError
+    from optimizer.engine.scenario import SolverSettings, format_validation_error
 
     imported = import_project(project, out, targets=targets, linearization=linearization)
     p = imported.project
@@ -101,7 +103,7 @@ def import_marxan(project, out, targets, linearization, do_solve, best, solver, 
         optimum = run.get("objective")
         exit_code = outcome.exit_code
     if best is not None:
-        from .marxan.scenario import evaluate_file
+        from optimizer.marxan.scenario import evaluate_file
 
         ev = evaluate_file(p, best, optimum)
         data["evaluate"] = ev
@@ -170,10 +172,10 @@ def export_marxan(scenario, out, as_json):
       landalloc export-marxan instances/tiny/tiny.yaml --out /tmp/tiny-marxan
       landalloc import-marxan /tmp/tiny-marxan --out /tmp/tiny-back --solve
     """
-    from .marxan.reader import read_project
-    from .marxan.scenario import is_marxan, marxan_settings
-    from .marxan.writer import export_scenario, write_project
-    from .scenario import load_scenario
+    from optimizer.marxan.reader import read_project
+    from optimizer.marxan.scenario import is_marxan, marxan_settings
+    from optimizer.marxan.writer import export_scenario, write_project
+    from optimizer.engine.scenario import load_scenario
 
     loaded = load_scenario(scenario)
     if is_marxan(loaded):

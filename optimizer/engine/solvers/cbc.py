@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import SolverFailure, SolverUnavailable
-from ..model import CompiledModel
-from ..scenario import SolverSettings
-from . import base
+from optimizer.engine.errors import SolverFailure, SolverUnavailable
+from optimizer.engine.model import CompiledModel
+from optimizer.engine.scenario import SolverSettings
+from optimizer.engine.solvers import base
 
 
 def _pulp():
@@ -60,6 +60,8 @@ def build_pulp(model: CompiledModel, pulp):
 
 class CbcAdapter(base.Adapter):
     name = "cbc"
+    requires = "pulp"
+    features = base.Features()
 
     def available(self):
         try:

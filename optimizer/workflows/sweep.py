@@ -42,10 +42,11 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from .errors import EXIT_NO_SOLUTION, EXIT_OK, InputError, LandallocError
-from .runio import atomic_write_text, dumps
-from .scenario import LoadedScenario, load_scenario
-from .whatif import make_variant
+from optimizer.engine.errors import EXIT_NO_SOLUTION, EXIT_OK, InputError, LandallocError
+from optimizer.engine.files import atomic_write_text
+from optimizer.engine.rundir import dumps
+from optimizer.engine.scenario import LoadedScenario, load_scenario
+from optimizer.workflows.whatif import make_variant
 
 @dataclass
 class SweepPoint:
@@ -101,10 +102,10 @@ def plan_points(loaded: LoadedScenario, grid: list[dict[str, Any]], grid_label: 
 def run_point(task: dict) -> dict:
     """Solve one grid point (runs in a worker process: pool or Dask). Never raises for a planner error:
     the error is returned, so one bad point does not lose the others."""
-    from reports.metrics import plan_kpis
+    from optimizer.workflows.metrics import plan_kpis
 
-    from .compare import plan_with_inputs
-    from .whatif import solve_variant
+    from optimizer.workflows.compare import plan_with_inputs
+    from optimizer.workflows.whatif import solve_variant
 
     t0 = time.perf_counter()
     res: dict[str, Any] = {"index": task["index"], "overrides": task["overrides"], "run": None, "allocation": None,
@@ -135,7 +136,7 @@ def _mp_context():
     spawn elsewhere."""
     if "forkserver" in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["optimizer.sweep", "optimizer.run", "optimizer.compare", "reports.metrics"])
+        ctx.set_forkserver_preload(["optimizer.workflows.sweep", "optimizer.engine.run", "optimizer.workflows.compare", "optimizer.workflows.metrics"])
         return ctx
     return multiprocessing.get_context("spawn")
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import click
 
-from .runio import dumps
+from optimizer.engine.rundir import dumps
 
 STORE_HELP = ("run store to record into: a GeoPackage path or postgresql://user@host:port/db "
               "(default: $LANDALLOC_STORE or ~/.landalloc/runs.gpkg; 'none' records nothing)")
@@ -22,7 +22,7 @@ STORE_HELP = ("run store to record into: a GeoPackage path or postgresql://user@
 
 def _ui():
     # imported here, not at the top: optimizer/cli.py imports this module at its end
-    from .cli import _fmt, console, err_console, handle_errors, print_diagnosis, print_run_summary
+    from optimizer.cli import _fmt, console, err_console, handle_errors, print_diagnosis, print_run_summary
 
     return _fmt, console, err_console, handle_errors, print_diagnosis, print_run_summary
 
@@ -61,10 +61,10 @@ def whatif(base, items, out, store, marginals, as_json):
 
 
 def _whatif(base, items, out, store, marginals, as_json):
-    from .errors import InputError
-    from .scenario import load_scenario
-    from .store import Recorder
-    from .whatif import make_variant, parse_set_items, solve_variant
+    from optimizer.engine.errors import InputError
+    from optimizer.engine.scenario import load_scenario
+    from optimizer.workflows.store import Recorder
+    from optimizer.workflows.whatif import make_variant, parse_set_items, solve_variant
 
     _fmt, console, err_console, _, print_diagnosis, print_run_summary = _ui()
     loaded = load_scenario(base)
@@ -122,7 +122,7 @@ def compare(run_a, run_b, out, store, as_json):
 def _compare(run_a, run_b, out, store, as_json):
     from rich.table import Table
 
-    from .compare import compare_runs
+    from optimizer.workflows.compare import compare_runs
 
     _fmt, console, err_console, *_ = _ui()
     res = compare_runs(run_a, run_b, out, store)
@@ -191,10 +191,10 @@ def _sweep(base, grid, out, executor, scheduler, workers, marginals, store, as_j
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
-    from .errors import InputError
-    from .scenario import load_scenario
-    from .store import Recorder
-    from .sweep import check_executor, run_sweep
+    from optimizer.engine.errors import InputError
+    from optimizer.engine.scenario import load_scenario
+    from optimizer.workflows.store import Recorder
+    from optimizer.workflows.sweep import check_executor, run_sweep
 
     _fmt, console, err_console, *_ = _ui()
     check_executor(executor, scheduler)
@@ -261,7 +261,7 @@ def runs():
 
 
 def _open(store):
-    from .store import open_store
+    from optimizer.workflows.store import open_store
 
     return open_store(store)
 
@@ -283,7 +283,7 @@ def runs_list(store, as_json):
 def _runs_list(store, as_json):
     from rich.table import Table
 
-    from .store import jsonable
+    from optimizer.workflows.store import jsonable
 
     _fmt, console, *_ = _ui()
     st = _open(store)
@@ -320,7 +320,7 @@ def runs_show(run_id, store, as_json):
 def _runs_show(run_id, store, as_json):
     from rich.table import Table
 
-    from .store import jsonable
+    from optimizer.workflows.store import jsonable
 
     _fmt, console, *_ = _ui()
     st = _open(store)

@@ -5,7 +5,7 @@ QGIS reads a default style from the GeoPackage's ``layer_styles`` table (one QML
 does when it saves a style. The style is a categorized renderer on ``new_use`` with the scenario's
 land-use colours and "CODE – Vietnamese name" labels: the same colours as the report's maps.
 
-Standard library only (sqlite3, xml), so ``optimizer/run.py`` can call :func:`add_style` cheaply.
+Standard library only (sqlite3, xml): every run directory writes it (``rundir.write_run_dir``).
 Checked against Debian's QGIS 3.22 conventions (see CONVENTIONS.md).
 """
 

@@ -41,8 +41,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from .errors import EXIT_BAD_INPUT, InputError, LandallocError
-from .runio import dumps
+from optimizer.engine.errors import EXIT_BAD_INPUT, InputError, LandallocError
+from optimizer.engine.rundir import dumps
 
 try:  # POSIX
     import fcntl

@@ -20,11 +20,11 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .compile import Compiled  # a phased problem offers the same .model
-from .model import CompiledModel, extend, with_row_bounds
-from .scenario import DiagnosisSettings, SolverSettings
-from .solvers import get_adapter
-from .solvers.base import OPTIMAL, SolveResult
+from optimizer.engine.compile import Compiled  # a phased problem offers the same .model
+from optimizer.engine.model import CompiledModel, extend, with_row_bounds
+from optimizer.engine.scenario import DiagnosisSettings, SolverSettings
+from optimizer.engine.solvers import get_adapter
+from optimizer.engine.solvers.base import OPTIMAL, SolveResult
 
 
 def _period(model: CompiledModel, r: int) -> dict:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..model import CompiledModel
-from .base import to_minimization
+from optimizer.engine.model import CompiledModel
+from optimizer.engine.solvers.base import to_minimization
 
 
 def _num(v: float) -> str:

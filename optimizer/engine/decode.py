@@ -6,9 +6,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from .compile import Compiled
-from .errors import SolverFailure
-from .instance import Instance
+from optimizer.engine.compile import Compiled
+from optimizer.engine.errors import SolverFailure
+from optimizer.engine.instance import Instance
 
 OUTPUT_COLUMNS = ["parcel_id", "district", "current_use", "new_use", "changed", "reason", "site", "area_ha"]
 

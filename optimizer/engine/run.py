@@ -17,20 +17,21 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from . import __version__
-from .compile import compile_model
-from .decode import decode
-from .diagnose import reachability
-from .explain import alternatives as _alternatives
-from .explain import binding_rows, diagnose, marginal_values
-from .errors import EXIT_INFEASIBLE, EXIT_NO_SOLUTION, EXIT_OK, InputError, SolverFailure
-from .instance import Instance, load_instance, sha256_file
-from .phasing import compile_phased, solve_myopic
-from .runio import write_run_dir
-from .scenario import LoadedScenario
-from .solvers import get_adapter
-from .solvers.base import INFEASIBLE, INTERRUPTED, OPTIMAL, SolveResult
-from .verify import VerifyReport, verify_plan
+from optimizer import __version__
+from optimizer.engine.compile import compile_model
+from optimizer.engine.decode import decode
+from optimizer.engine.reachability import reachability
+from optimizer.engine.explain import alternatives as _alternatives
+from optimizer.engine.explain import binding_rows, diagnose, marginal_values
+from optimizer.engine.errors import EXIT_INFEASIBLE, EXIT_NO_SOLUTION, EXIT_OK, InputError, SolverFailure
+from optimizer.engine.files import sha256_file
+from optimizer.engine.instance import Instance, load_instance
+from optimizer.engine.phasing import compile_phased, solve_myopic
+from optimizer.engine.rundir import write_run_dir
+from optimizer.engine.scenario import LoadedScenario
+from optimizer.engine.solvers import get_adapter
+from optimizer.engine.solvers.base import INFEASIBLE, INTERRUPTED, OPTIMAL, SolveResult
+from optimizer.engine.verify import VerifyReport, verify_plan
 
 _PACKAGES = ("numpy", "scipy", "pandas", "geopandas", "shapely", "pyproj", "pyogrio", "pydantic",
              "highspy", "PuLP", "ortools")
@@ -160,11 +161,12 @@ def certificate(result: SolveResult) -> dict:
 def solve_scenario(loaded: LoadedScenario, out: Path | None, *, alternatives: int = 0,
                    min_difference: float = 10.0, marginals: bool | None = None,
                    log: Callable[[str], None] | None = None,
-                   on_progress: Callable[[dict], None] | None = None) -> RunOutcome:
+                   on_progress: Callable[[dict], None] | None = None, extra: dict | None = None) -> RunOutcome:
     """``log`` receives one-line progress messages (the CLI prints them on stderr); ``on_progress`` receives the
-    solver's progress points live (solvers.base.progress_point; HiGHS only)."""
+    solver's progress points live (solvers.base.progress_point; HiGHS only); ``extra`` adds keys to run.json
+    (what-if ``overrides``, a sweep point's ``sweep``), never replacing the run's own."""
     if "marxan" in loaded.scenario.metadata:  # hook: Marxan-imported scenarios have no geometry (optimizer/marxan)
-        from .marxan.scenario import solve_marxan_scenario
+        from optimizer.marxan.scenario import solve_marxan_scenario
         return solve_marxan_scenario(loaded, out)
     sc = loaded.scenario
     log = log or (lambda msg: None)
@@ -303,6 +305,7 @@ def solve_scenario(loaded: LoadedScenario, out: Path | None, *, alternatives: in
     else:
         exit_code = EXIT_NO_SOLUTION
     run["timings"] = {k: round(v, 4) for k, v in timings.items()}
+    run.update(extra or {})
     run["scenario"] = loaded.raw
     target = out or (loaded.resolve(sc.output.dir, "output.dir") if sc.output.dir else None)
     if target is not None:

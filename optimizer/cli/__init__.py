@@ -7,11 +7,13 @@ import sys
 from pathlib import Path
 
 import click
+
+from optimizer.engine.solvers import solver_names
 from rich.console import Console
 from rich.table import Table
 
-from .errors import EXIT_NO_SOLUTION, LandallocError
-from .runio import dumps
+from optimizer.engine.errors import EXIT_NO_SOLUTION, LandallocError
+from optimizer.engine.rundir import dumps
 
 err_console = Console(stderr=True)
 console = Console()
@@ -149,7 +151,7 @@ def main():
 @main.command()
 @click.argument("scenario", type=click.Path(path_type=Path))
 @click.option("--out", "out", type=click.Path(path_type=Path), help="run directory to write (replaced atomically)")
-@click.option("--solver", type=click.Choice(["highs", "cbc", "scip", "cpsat"]), help="override solver.name")
+@click.option("--solver", type=click.Choice(solver_names()), help="override solver.name")
 @click.option("--time-limit", type=float, help="override solver.time_limit (seconds)")
 @click.option("--gap", type=float, help="override solver.gap (relative, e.g. 0.001)")
 @click.option("--seed", type=int, help="override solver.seed")
@@ -173,13 +175,13 @@ def solve(scenario, out, solver, time_limit, gap, seed, threads, repair, alterna
       landalloc solve instances/tiny/tiny.yaml --out runs/tiny-cbc --solver cbc --json
       landalloc solve instances/tiny/tiny.yaml --out runs/tiny-alt --alternatives 3 --min-difference 20
     """
-    from .run import solve_scenario
-    from .scenario import apply_overrides, load_scenario
+    from optimizer.engine.run import solve_scenario
+    from optimizer.engine.scenario import apply_overrides, load_scenario
 
     loaded = apply_overrides(load_scenario(scenario), {
         "solver.name": solver, "solver.time_limit": time_limit, "solver.gap": gap, "solver.seed": seed,
         "solver.threads": threads, "parcels.repair": repair})
-    from .store import Recorder  # the run store (optimizer/store.py); opened before solving so a bad --store fails fast
+    from optimizer.workflows.store import Recorder  # the run store (optimizer/store.py); opened before solving so a bad --store fails fast
     recorder = Recorder(store, lambda msg: err_console.print(msg, highlight=False, markup=False, style="yellow"))
     progress = SolveProgress(err_console)
     try:
@@ -211,10 +213,10 @@ def explain(scenario, as_json):
       landalloc explain instances/tiny/tiny.yaml
     Exits 3 when a quota cannot be reached whatever the solver does, 0 otherwise.
     """
-    from .compile import compile_model
-    from .diagnose import reachability
-    from .instance import load_instance
-    from .scenario import load_scenario
+    from optimizer.engine.compile import compile_model
+    from optimizer.engine.reachability import reachability
+    from optimizer.engine.instance import load_instance
+    from optimizer.engine.scenario import load_scenario
 
     loaded = load_scenario(scenario)
     instance = load_instance(loaded)
@@ -257,8 +259,8 @@ def instance_info(scenario, as_json):
     Example:
       landalloc instance-info instances/cao_bang/scenarios/cao_bang_2030.yaml
     """
-    from .info import instance_info as info
-    from .scenario import load_scenario
+    from optimizer.engine.info import instance_info as info
+    from optimizer.engine.scenario import load_scenario
 
     data = info(load_scenario(scenario))
     if as_json:
@@ -304,7 +306,7 @@ def verify(run_dir, as_json):
       landalloc verify runs/tiny
     Exits 0 when there are no violations, 1 otherwise.
     """
-    from .verify import verify_run
+    from optimizer.engine.verify import verify_run
 
     run, report = verify_run(run_dir)
     data = {"run_dir": str(run_dir), **report.as_dict(), "quotas": report.figures.get("quotas", [])}
@@ -317,10 +319,10 @@ def verify(run_dir, as_json):
             console.print(f"[red]violation[/] {v.family} {v.key}: {v.message}", highlight=False)
     sys.exit(0 if report.ok else 1)
 
-from .cli_report import report as _report; main.add_command(_report)  # noqa: E402,E702
-from .cli_marxan import import_marxan as _import_marxan; main.add_command(_import_marxan)  # noqa: E402,E702
-from .cli_marxan import export_marxan as _export_marxan; main.add_command(_export_marxan)  # noqa: E402,E702
-from .cli_workflows import whatif as _whatif; main.add_command(_whatif)  # noqa: E402,E702
-from .cli_workflows import compare as _compare; main.add_command(_compare)  # noqa: E402,E702
-from .cli_workflows import sweep as _sweep; main.add_command(_sweep)  # noqa: E402,E702
-from .cli_workflows import runs as _runs; main.add_command(_runs)  # noqa: E402,E702
+from optimizer.cli.report import report as _report; main.add_command(_report)  # noqa: E402,E702
+from optimizer.cli.marxan import import_marxan as _import_marxan; main.add_command(_import_marxan)  # noqa: E402,E702
+from optimizer.cli.marxan import export_marxan as _export_marxan; main.add_command(_export_marxan)  # noqa: E402,E702
+from optimizer.cli.workflows import whatif as _whatif; main.add_command(_whatif)  # noqa: E402,E702
+from optimizer.cli.workflows import compare as _compare; main.add_command(_compare)  # noqa: E402,E702
+from optimizer.cli.workflows import sweep as _sweep; main.add_command(_sweep)  # noqa: E402,E702
+from optimizer.cli.workflows import runs as _runs; main.add_command(_runs)  # noqa: E402,E702

@@ -8,32 +8,19 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
-import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 import pyogrio
 
-from .errors import InputError
+from optimizer.engine.errors import InputError
+from optimizer.engine.files import atomic_write, write_dir_atomically
+from optimizer.engine.qgis_style import add_style
 
 RUN_JSON = "run.json"
 ALLOCATION = "allocation.gpkg"
 LAYER = "allocation"
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _json_default(o: Any):
@@ -52,63 +39,13 @@ def dumps(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, indent=2, default=_json_default, allow_nan=False)
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_layer(gdf: gpd.GeoDataFrame, path: Path, layer: str = LAYER) -> None:
     pyogrio.write_dataframe(gdf, path, layer=layer, driver="GPKG", dataset_options={"VERSION": "1.2"})
 
 
 def atomic_write_layer(gdf: gpd.GeoDataFrame, path: Path, layer: str) -> None:
     """A single-layer GeoPackage written beside its target, then renamed over it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp.gpkg")
-    try:
-        write_layer(gdf, tmp, layer=layer)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def write_dir_atomically(out: Path, fill: Callable[[Path], None], marker: str) -> Path:
-    """Fill a temporary sibling directory with ``fill(tmp)`` and rename it over ``out``. An existing
-    ``out`` is replaced only if it holds ``marker`` (landalloc wrote it), never a directory of other
-    files; it is moved aside first and deleted only once the new directory is in place."""
-    out = Path(out).absolute()
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / marker).exists())):
-        raise InputError(str(out), None, f"exists and was not written by landalloc (no {marker}); refusing to replace it",
-                         "choose another --out directory")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    try:
-        fill(tmp)
-        _fsync_dir(tmp)
-        old = None
-        if out.exists():
-            old = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"
-            os.rename(out, old)
-        os.rename(tmp, out)
-        _fsync_dir(out.parent)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out
+    atomic_write(path, lambda tmp: write_layer(gdf, tmp, layer=layer), suffix=".tmp.gpkg")
 
 
 def write_run_dir(out: Path, run: dict, allocation: gpd.GeoDataFrame | None,
@@ -120,8 +57,6 @@ def write_run_dir(out: Path, run: dict, allocation: gpd.GeoDataFrame | None,
         if allocation is not None:
             write_layer(allocation, tmp / ALLOCATION)
             if style:
-                from reports.qgis import add_style
-
                 add_style(tmp / ALLOCATION, style)
         for rel, gdf in (extra_layers or {}).items():
             (tmp / rel).parent.mkdir(parents=True, exist_ok=True)

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import SolverUnavailable
-from ..model import CompiledModel
-from ..scenario import SolverSettings
-from . import base
-from .mps import write_mps
+from optimizer.engine.errors import SolverUnavailable
+from optimizer.engine.model import CompiledModel
+from optimizer.engine.scenario import SolverSettings
+from optimizer.engine.solvers import base
+from optimizer.engine.solvers.mps import write_mps
 
 
 def _mb():
@@ -25,6 +25,8 @@ def _mb():
 
 class ScipAdapter(base.Adapter):
     name = "scip"
+    requires = "ortools"
+    features = base.Features()
 
     def available(self):
         try:

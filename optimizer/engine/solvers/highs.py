@@ -9,10 +9,10 @@ import time
 
 import numpy as np
 
-from ..errors import SolverUnavailable
-from ..model import CompiledModel
-from ..scenario import SolverSettings
-from . import base
+from optimizer.engine.errors import SolverUnavailable
+from optimizer.engine.model import CompiledModel
+from optimizer.engine.scenario import SolverSettings
+from optimizer.engine.solvers import base
 
 
 def _highspy():
@@ -83,6 +83,8 @@ class _ProgressTrace:
 
 class HighsAdapter(base.Adapter):
     name = "highs"
+    requires = "highspy"
+    features = base.Features(warm_start=True, progress=True, interrupt=True)
 
     def available(self):
         try:

@@ -15,9 +15,9 @@ import pandas as pd
 from constraints import Family, active_families
 from constraints._api import CompileContext
 
-from .instance import Instance
-from .model import CompiledModel, ModelBuilder
-from .scenario import LoadedScenario
+from optimizer.engine.instance import Instance
+from optimizer.engine.model import CompiledModel, ModelBuilder
+from optimizer.engine.scenario import LoadedScenario
 
 ASSIGN = "assign"
 

@@ -26,9 +26,10 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from .errors import InputError
-from .instance import read_layer, sha256_file
-from .runio import atomic_write_layer, atomic_write_text, dumps, read_run
+from optimizer.engine.errors import InputError
+from optimizer.engine.files import atomic_write_text, sha256_file
+from optimizer.engine.instance import read_layer
+from optimizer.engine.rundir import atomic_write_layer, dumps, read_run
 
 KIND_LABELS = {
     "only_a": "converted in A only",
@@ -98,7 +99,7 @@ def load_for_compare(ref: str | Path, store_spec: str | None = None) -> LoadedRu
         run, allocation = read_run(p)
         label = str(p)
     elif ref_s.isdigit():
-        from .store import open_store
+        from optimizer.workflows.store import open_store
 
         store = open_store(store_spec)
         rec, allocation = store.get(int(ref_s), allocation=True)
@@ -116,7 +117,7 @@ def load_for_compare(ref: str | Path, store_spec: str | None = None) -> LoadedRu
 
 def changed_layer(a: LoadedRun, b: LoadedRun) -> tuple[gpd.GeoDataFrame, pd.DataFrame, list[str]]:
     """(parcels whose use differs between the plans, the per-parcel difference of all common parcels, notes)."""
-    from reports.metrics import plan_difference
+    from optimizer.workflows.metrics import plan_difference
 
     notes: list[str] = []
     if a.plan is None or b.plan is None:
@@ -196,7 +197,7 @@ def _atomic_figure(fig, path: Path, fmt: str) -> None:
 def compare_runs(ref_a: str | Path, ref_b: str | Path, out: Path | None, store_spec: str | None = None) -> dict:
     """Compare two runs; write the files into ``out`` when given. Returns the result as a JSON-able dict
     (``kpis``: list of rows, ``differences``: parcels and ha per kind, ``changed_parcels``, ``files``, ``notes``)."""
-    from reports.metrics import compare_plan_kpis, difference_summary
+    from optimizer.workflows.metrics import compare_plan_kpis, difference_summary
 
     a, b = load_for_compare(ref_a, store_spec), load_for_compare(ref_b, store_spec)
     kpis = compare_plan_kpis(a.run, a.plan, b.run, b.plan)

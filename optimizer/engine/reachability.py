@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .compile import Compiled
-from .instance import Instance
+from optimizer.engine.compile import Compiled
+from optimizer.engine.instance import Instance
 
 
 def reachability(compiled: Compiled, instance: Instance) -> list[dict]:

@@ -7,8 +7,6 @@ scenario's projected CRS (EPSG:9210 for Cao Bằng), never in degrees.
 
 from __future__ import annotations
 
-import hashlib
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,21 +18,10 @@ import scipy.sparse as sp
 import shapely
 from pyproj import CRS
 
-from .errors import InputError
-from .scenario import LoadedScenario
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def _nfc(values: pd.Series) -> np.ndarray:
-    """Vietnamese sources mix composed and decomposed text; compare only NFC strings."""
-    return np.array([unicodedata.normalize("NFC", v) if isinstance(v, str) else v for v in values], dtype=object)
+from optimizer.engine.errors import InputError
+from optimizer.engine.files import sha256_file
+from optimizer.engine.scenario import LoadedScenario
+from optimizer.engine.text import nfc, nfc_array
 
 
 @dataclass(frozen=True, eq=False)
@@ -84,7 +71,7 @@ class Instance:
         if name not in self.attrs.columns:
             raise InputError(str(self.path), name, f"field missing (needed by {needed_by})",
                              f"add a text field {name!r} to the parcel layer")
-        return _nfc(self.attrs[name].astype(object).where(self.attrs[name].notna(), ""))
+        return nfc_array(self.attrs[name].astype(object).where(self.attrs[name].notna(), ""))
 
     def adjacency(self) -> sp.csr_matrix:
         """Symmetric n×n matrix of shared boundary length (m); queen adds point contacts with weight 0+."""
@@ -121,7 +108,7 @@ def _decode_cp1258(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     (byte-transparent) and decode CP1258 here instead, then normalize to NFC."""
     for col in gdf.columns:
         if col != gdf.geometry.name and _is_text(gdf[col]):
-            gdf[col] = [unicodedata.normalize("NFC", v.encode("latin-1").decode("cp1258")) if isinstance(v, str) else v
+            gdf[col] = [nfc(v.encode("latin-1").decode("cp1258")) if isinstance(v, str) else v
                         for v in gdf[col]]
     return gdf
 
@@ -238,7 +225,7 @@ def load_instance(loaded: LoadedScenario) -> Instance:
         gdf = gdf.to_crs(target)
     _check_overlaps(gdf, f.id, label, src.overlap_tolerance_m2)
     gdf = gdf.sort_values(f.id, kind="stable").reset_index(drop=True)
-    current = _nfc(gdf[f.current_use].astype(object).where(gdf[f.current_use].notna(), ""))
+    current = nfc_array(gdf[f.current_use].astype(object).where(gdf[f.current_use].notna(), ""))
     unknown = sorted(set(current) - set(sc.land_uses))
     if unknown:
         raise InputError(label, f.current_use, f"unknown land-use code(s) {unknown[:8]}",
@@ -253,7 +240,7 @@ def load_instance(loaded: LoadedScenario) -> Instance:
     else:
         area = gdf.geometry.area.to_numpy() / 1e4
         area_source = f"geometry:{target.to_string()}"
-    district = _nfc(gdf[f.district].astype(object).where(gdf[f.district].notna(), ""))
+    district = nfc_array(gdf[f.district].astype(object).where(gdf[f.district].notna(), ""))
     attrs = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
     arrays = [area, current, district]
     for a in arrays:
