@@ -4,8 +4,9 @@
 
 A process of its own so that the parent can kill a solver that ignores its time limit (CONVENTIONS.md) and
 so that the peak resident memory (ru_maxrss) belongs to this solve alone — Python and its libraries
-included, which is what a planner's machine must hold. Phased scenarios compile through
-optimizer.run.Problem, exactly as `landalloc solve` does; decoding and verification are not timed here.
+included, which is what a planner's machine must hold. The scenario opens as the problem `landalloc solve`
+would choose (optimizer.engine.run.problem_class), with the same first plan; decoding and verification are
+not timed here.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ THRESHOLDS = (0.10, 0.05, 0.01, 0.005)
 
 def time_to_gap(progress: list[dict], thresholds=THRESHOLDS) -> dict[str, float | None]:
     """Seconds at which the trace's gap first fell to each threshold (None: never). The trace samples the bound
-    about every 0.5 s (optimizer/solvers/highs.py), which is the resolution of these figures."""
+    about every 0.5 s (optimizer/engine/solvers/highs.py), which is the resolution of these figures."""
     out = {}
     for th in thresholds:
         out[f"{th:g}"] = next((p["t"] for p in progress if p["gap"] is not None and p["gap"] <= th), None)
@@ -29,24 +30,22 @@ def time_to_gap(progress: list[dict], thresholds=THRESHOLDS) -> dict[str, float 
 
 
 def run(scenario: Path, overrides: dict) -> dict:
-    from optimizer.engine.instance import load_instance
-    from optimizer.engine.run import Problem
+    from optimizer.engine.run import problem_class
     from optimizer.engine.scenario import apply_overrides, load_scenario
     from optimizer.engine.solvers import get_adapter
 
-    t = time.perf_counter()
     loaded = apply_overrides(load_scenario(scenario), overrides)
-    instance = load_instance(loaded)
-    load_s = time.perf_counter() - t
+    settings = loaded.scenario.solver
+    problem = problem_class(loaded.raw)(loaded, settings)
+    load_s, compile_s = problem.timings["load_s"], problem.timings["compile_s"]
+    model, adapter = problem.model, get_adapter(settings.name)
     t = time.perf_counter()
-    problem = Problem(loaded, instance)
-    compile_s = time.perf_counter() - t
-    model, settings = problem.model, loaded.scenario.solver
-    t = time.perf_counter()
-    start, _ = problem.initial_plan()                # as `landalloc solve` does (solver.warm_start)
+    start = None
+    if adapter.features.warm_start and settings.warm_start:  # as `landalloc solve` does
+        start, _ = problem.initial_plan(lambda _: None)
     start_s = time.perf_counter() - t
-    res = get_adapter(settings.name).solve(model, settings, start=start)
-    return {"parcels": instance.n, "columns": model.n_cols, "rows": model.n_rows, "nonzeros": int(model.A.nnz),
+    res = adapter.solve(model, settings, start=start)
+    return {"parcels": problem.instance.n, "columns": model.n_cols, "rows": model.n_rows, "nonzeros": int(model.A.nnz),
             "load_s": round(load_s, 3), "compile_s": round(compile_s, 3), "warm_start_s": round(start_s, 3),
             "solve_s": round(res.time_s, 3),
             "termination": res.termination, "objective": res.objective, "bound": res.bound, "gap": res.gap,

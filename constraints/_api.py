@@ -3,7 +3,10 @@
 A family is one module in ``constraints/`` that defines ``FAMILY = <Family subclass>``. It declares
 its config schema, screens out (parcel, use) pairs with a reason, appends tagged rows/columns to the
 model, and re-checks a decoded plan in ``verify`` from geometry and attributes — never from the
-matrix, so a compile bug cannot hide behind its own check. Adding a family touches no other file.
+matrix, so a compile bug cannot hide behind its own check. Optional hooks let a family take part in
+the pre-solve reachability check and in linking the periods of a phased plan; the engine calls them
+for every family and knows none of their internals. Adding a family touches no other file. Private
+helper modules start with ``_`` and are not families.
 """
 
 from __future__ import annotations
@@ -11,22 +14,30 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
+import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from optimizer.engine.errors import InputError
 from optimizer.engine.instance import Instance
-from optimizer.engine.model import ModelBuilder
-from optimizer.engine.scenario import LoadedScenario, format_validation_error
+from optimizer.engine.model import CompiledModel, ModelBuilder
+from optimizer.engine.scenario import LoadedScenario, Period, format_validation_error
 
 
 class FamilyConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def tolerance(bound: float) -> float:
+    """How far a recomputed figure may miss ``bound`` and still meet it (1e-6 relative, at least
+    1e-6): areas summed from geometry differ from the solver's in the last digits."""
+    return 1e-6 * max(1.0, abs(bound))
 
 
 @dataclass(frozen=True)
@@ -62,6 +73,54 @@ class CompileContext:
         sel = (self.columns["use"] == use).to_numpy()
         out[self.columns["parcel"].to_numpy()[sel]] = np.nonzero(sel)[0]
         return out
+
+
+@dataclass(frozen=True)
+class ReachabilityContext:
+    """A compiled period as the pre-solve reachability check sees it: the assignment columns each row
+    may use, and which of them are forced (their parcel has no other column)."""
+
+    model: CompiledModel
+    n_assign: int
+    """the first n_assign columns are the x[parcel, use] assignment columns"""
+    A: sp.csr_matrix = field(repr=False)
+    forced: np.ndarray = field(repr=False)
+
+    @classmethod
+    def of(cls, model: CompiledModel, n_assign: int, n_parcels: int) -> "ReachabilityContext":
+        parcel = model.columns["parcel"].to_numpy()[:n_assign]
+        n_cols_per_parcel = np.bincount(parcel, minlength=n_parcels)
+        return cls(model=model, n_assign=n_assign, A=model.A.tocsr(), forced=n_cols_per_parcel[parcel] == 1)
+
+    def assignment_terms(self, row: int) -> tuple[np.ndarray, np.ndarray]:
+        """(assignment columns, coefficients) of one row; a family's own extra columns left out."""
+        s, e = self.A.indptr[row], self.A.indptr[row + 1]
+        idx, coef = self.A.indices[s:e], self.A.data[s:e]
+        assign = idx < self.n_assign
+        return idx[assign], coef[assign]
+
+
+@dataclass(frozen=True)
+class PeriodLink:
+    """What a family may carry from one period of a phased plan to the next, passed explicitly: the
+    earlier period's compiled model (its columns table says which family, parcel, use — and for
+    labelled columns e.g. which site — each column is) and the later period's entry in the scenario's
+    ``periods`` (including fields a family interprets, such as ``site_expansions``)."""
+
+    instance: Instance
+    earlier: CompiledModel
+    period: Period
+
+
+def match_columns(earlier: pd.DataFrame, later: pd.DataFrame, on: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(earlier column, matching later column or -1) for every row of ``earlier``; both tables hold
+    ``on`` and ``col``, the model column index."""
+    m = earlier.merge(later, on=on, how="left", suffixes=("_t", "_n"))
+    return m["col_t"].to_numpy(dtype=np.int64), m["col_n"].fillna(-1).to_numpy(dtype=np.int64)
+
+
+NO_LINKS = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
+"""no nesting pairs: what ``Family.link_periods`` gives by default"""
 
 
 @dataclass(frozen=True)
@@ -162,15 +221,42 @@ class Family:
         geometry so verify can check the solver's objective independently."""
         return 0.0
 
+    def reachability(self, ctx: ReachabilityContext) -> list[dict]:
+        """Before any solver runs: per row of the family, whether what screening left can meet it at
+        all (``family``, ``key``, ``reachable``, ``shortfall`` and the numbers behind them), so an
+        impossible bound is named with both figures instead of a bare "infeasible". None by default."""
+        return []
+
+    # Linking periods: class methods, called for every registered family with everything they need
+    # passed in, so no state of one period's compile is kept on a family for the next.
+    @classmethod
+    def seed_period(cls, link: PeriodLink, later: LoadedScenario) -> dict:
+        """Before the later period compiles: an overlay for its raw scenario (merged like ``extends``),
+        e.g. an expanded site's candidates grown from its earlier site's. ``{}``: nothing to carry."""
+        return {}
+
+    @classmethod
+    def link_periods(cls, link: PeriodLink, later: CompiledModel) -> tuple[np.ndarray, np.ndarray]:
+        """After both periods compiled: pairs (earlier column, later column or -1) that must nest,
+        x_earlier ≤ x_later; an earlier column without a later one can only be 0. None by default."""
+        return NO_LINKS
+
+    @classmethod
+    def verify_periods(cls, period: Period, names: tuple[str, str], earlier: pd.DataFrame,
+                       later: pd.DataFrame) -> list[Violation]:
+        """From the decoded plans of two consecutive periods (``names``; both indexed by parcel_id,
+        in the same order): the nesting the family's links promise, re-checked without the matrix."""
+        return []
+
 
 def _discover() -> dict[str, type[Family]]:
-    import constraints
-
+    """Every public module of this package that defines FAMILY, found by listing the package's folder
+    (the families import this module, so it imports them by name, after it has loaded)."""
     found: dict[str, type[Family]] = {}
-    for info in sorted(pkgutil.iter_modules(constraints.__path__), key=lambda i: i.name):
+    for info in sorted(pkgutil.iter_modules([str(Path(__file__).parent)]), key=lambda i: i.name):
         if info.name.startswith("_"):
             continue
-        module = importlib.import_module(f"constraints.{info.name}")
+        module = importlib.import_module(f"{__package__}.{info.name}")
         fam = getattr(module, "FAMILY", None)
         if fam is None:
             continue

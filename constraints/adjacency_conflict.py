@@ -52,7 +52,6 @@ parcels and pairs from the output geometry, with the same distance test as the m
 
 from __future__ import annotations
 
-import unicodedata
 from typing import Literal
 
 import numpy as np
@@ -63,15 +62,11 @@ from pydantic import Field, StrictStr, model_validator
 
 from optimizer.engine.errors import InputError
 from optimizer.engine.scenario import Code
+from optimizer.engine.text import nfc_array, nfc_str
 
 from constraints._api import CompileContext, Family, FamilyConfig, Screen, Violation, VerifyContext
 
 TOL_M = 1e-3
-
-
-def _nfc(values: pd.Series) -> np.ndarray:
-    """Vietnamese text mixes composed and decomposed forms: compare and print NFC only."""
-    return np.array([unicodedata.normalize("NFC", str(v)) for v in values], dtype=object)
 
 
 class Near(FamilyConfig):
@@ -173,11 +168,11 @@ class AdjacencyConflict(Family):
         zones = self.read_config_layer(n.zone_layer, self._where(k, "near.zone_layer"), n.layer_name, "zone layer",
                                        {getattr(n, a): self._where(k, "near." + a) for a in ("class_field", "name_field")})
         path = self.loaded.resolve(n.zone_layer, self._where(k, "near.zone_layer"))
-        cls = _nfc(zones[n.class_field])
-        names = _nfc(zones[n.name_field])
+        cls = nfc_array(map(str, zones[n.class_field]))
+        names = nfc_array(map(str, zones[n.name_field]))
         keep = zones.geometry.notna().to_numpy() & ~zones.geometry.is_empty.to_numpy()
         if n.zone_class is not None:
-            want = [unicodedata.normalize("NFC", c) for c in n.zone_class]
+            want = [nfc_str(c) for c in n.zone_class]
             missing = [c for c in want if c not in set(cls)]
             if missing:
                 raise InputError(str(path), n.class_field, f"zone class(es) {missing} never occur (needed by "

@@ -31,7 +31,7 @@ from pydantic import Field
 
 from optimizer.engine.errors import InputError
 
-from constraints._api import CompileContext, Family, FamilyConfig, Violation, VerifyContext
+from constraints._api import CompileContext, Family, FamilyConfig, Violation, VerifyContext, tolerance
 
 
 class ForestCoverConfig(FamilyConfig):
@@ -42,10 +42,6 @@ class ForestCoverConfig(FamilyConfig):
     max_loss_ha: float | None = Field(None, ge=0, description="largest area of existing forest converted to a non-forest "
                                       "use (ha); None: no cap")
     source: str | None = Field(None, description="the plan's wording this constraint encodes")
-
-
-def _tol(bound: float) -> float:
-    return 1e-6 * max(1.0, abs(bound))
 
 
 class ForestCover(Family):
@@ -104,11 +100,11 @@ class ForestCover(Family):
         f = self.figures(ctx)
         cfg = self.config
         out = []
-        if f["after_ha"] < f["required_ha"] - _tol(f["required_ha"]):
+        if f["after_ha"] < f["required_ha"] - tolerance(f["required_ha"]):
             out.append(Violation(self.name, "min_share",
                                  f"forest after conversion {f['after_ha']:.4f} ha = {f['after_ha'] / f['natural_area_ha']:.4%} "
                                  f"of {f['natural_area_ha']} ha, below min_share {cfg.min_share:.2%} ({f['required_ha']:.4f} ha)"))
-        if cfg.max_loss_ha is not None and f["loss_ha"] > cfg.max_loss_ha + _tol(cfg.max_loss_ha):
+        if cfg.max_loss_ha is not None and f["loss_ha"] > cfg.max_loss_ha + tolerance(cfg.max_loss_ha):
             out.append(Violation(self.name, "max_loss", f"{f['loss_ha']:.4f} ha of forest converted to non-forest uses, "
                                  f"above max_loss_ha = {cfg.max_loss_ha} ha",
                                  tuple(ctx.allocation.loc[f["lost"], "parcel_id"].tolist())))
@@ -124,9 +120,9 @@ class ForestCover(Family):
             "min_share": cfg.min_share, "natural_area_ha": nat,
             "natural_area_source": "config" if cfg.natural_area_ha is not None else "parcel layer",
             "required_ha": round(f["required_ha"], 6), "loss_ha": round(f["loss_ha"], 6), "max_loss_ha": cfg.max_loss_ha,
-            "at_min": abs(f["after_ha"] - f["required_ha"]) <= _tol(f["required_ha"]),
-            "ok": f["after_ha"] >= f["required_ha"] - _tol(f["required_ha"])
-            and (cfg.max_loss_ha is None or f["loss_ha"] <= cfg.max_loss_ha + _tol(cfg.max_loss_ha)),
+            "at_min": abs(f["after_ha"] - f["required_ha"]) <= tolerance(f["required_ha"]),
+            "ok": f["after_ha"] >= f["required_ha"] - tolerance(f["required_ha"])
+            and (cfg.max_loss_ha is None or f["loss_ha"] <= cfg.max_loss_ha + tolerance(cfg.max_loss_ha)),
             "source": cfg.source}]}
 
 

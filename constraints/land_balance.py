@@ -45,7 +45,7 @@ from pydantic import Field, model_validator
 from optimizer.engine.errors import InputError
 from optimizer.engine.scenario import Code
 
-from constraints._api import CompileContext, Family, FamilyConfig, Violation, VerifyContext
+from constraints._api import CompileContext, Family, FamilyConfig, Violation, VerifyContext, tolerance
 
 GROUPS = ("agricultural", "non_agricultural", "unused")
 Group = Literal["agricultural", "non_agricultural", "unused"]
@@ -103,10 +103,6 @@ class LandBalanceConfig(FamilyConfig):
         if not self.groups and not self.caps:
             raise ValueError("give at least one group band (groups) or one conversion cap (caps)")
         return self
-
-
-def _tol(bound: float) -> float:
-    return 1e-6 * max(1.0, abs(bound))
 
 
 class LandBalance(Family):
@@ -191,16 +187,16 @@ class LandBalance(Family):
                 continue
             lo, hi = self._band(g)
             area = after[g]
-            if np.isfinite(lo) and area < lo - _tol(lo):
+            if np.isfinite(lo) and area < lo - tolerance(lo):
                 out.append(Violation(self.name, g, f"{area:.4f} ha of {g} land is below lo = {lo} ha"
                                      + (f" ({band.lo} − tolerance {self.config.tolerance_ha})" if self.config.tolerance_ha else "")))
-            if np.isfinite(hi) and area > hi + _tol(hi):
+            if np.isfinite(hi) and area > hi + tolerance(hi):
                 out.append(Violation(self.name, g, f"{area:.4f} ha of {g} land is above hi = {hi} ha"
                                      + (f" ({band.hi} + tolerance {self.config.tolerance_ha})" if self.config.tolerance_ha else "")))
         alloc = ctx.allocation
         for key, conv in self._converted(ctx).items():
             cap = self.config.caps[key]
-            if conv > cap.max_converted_ha + _tol(cap.max_converted_ha):
+            if conv > cap.max_converted_ha + tolerance(cap.max_converted_ha):
                 sel = (alloc["new_use"] != alloc["current_use"]) & alloc["current_use"].isin(cap.codes)
                 out.append(Violation(self.name, f"cap:{key}",
                                      f"{conv:.4f} ha of {cap.codes} converted, above max_converted_ha = {cap.max_converted_ha} ha",
@@ -217,8 +213,8 @@ class LandBalance(Family):
             rows.append({"group": g, "lo": band.lo if band else None, "hi": band.hi if band else None,
                          "tolerance_ha": cfg.tolerance_ha, "achieved": round(after[g], 6), "before": round(before[g], 6),
                          "reference": band.reference if band else None,
-                         "at_lo": bool(np.isfinite(lo) and abs(after[g] - lo) <= _tol(lo)),
-                         "at_hi": bool(np.isfinite(hi) and abs(after[g] - hi) <= _tol(hi)),
+                         "at_lo": bool(np.isfinite(lo) and abs(after[g] - lo) <= tolerance(lo)),
+                         "at_hi": bool(np.isfinite(hi) and abs(after[g] - hi) <= tolerance(hi)),
                          "source": band.source if band else None})
         parcel_total = float(ctx.area_ha.sum())
         total = {"group": "total", "lo": None, "hi": None, "tolerance_ha": cfg.tolerance_ha,
@@ -245,7 +241,7 @@ class LandBalance(Family):
             conv = self._converted(ctx)
             out["land_balance_caps"] = [{"key": key, "codes": list(cap.codes), "max_converted_ha": cap.max_converted_ha,
                                          "converted_ha": round(conv[key], 6),
-                                         "ok": conv[key] <= cap.max_converted_ha + _tol(cap.max_converted_ha),
+                                         "ok": conv[key] <= cap.max_converted_ha + tolerance(cap.max_converted_ha),
                                          "source": cap.source} for key, cap in cfg.caps.items()]
         return out
 

@@ -32,8 +32,6 @@ outside its distance band (1 mm tolerance).
 
 from __future__ import annotations
 
-import unicodedata
-
 import numpy as np
 import pandas as pd
 import shapely
@@ -41,14 +39,11 @@ from pydantic import Field, StrictStr, model_validator
 
 from optimizer.engine.errors import InputError
 from optimizer.engine.scenario import Code
+from optimizer.engine.text import nfc_array, nfc_str
 
 from constraints._api import Family, FamilyConfig, Screen, Violation, VerifyContext
 
 TOL_M = 1e-3
-
-
-def _nfc(v) -> str:
-    return unicodedata.normalize("NFC", str(v))
 
 
 class ProximityRule(FamilyConfig):
@@ -115,8 +110,8 @@ class Proximity(Family):
                                       if getattr(rule, a) is not None})
         path = self.loaded.resolve(rule.layer, self._where(k, "layer"))
         if rule.values is not None:
-            have = np.array([_nfc(v) for v in gdf[rule.field]], dtype=object)
-            want = [_nfc(v) for v in rule.values]
+            have = nfc_array(map(str, gdf[rule.field]))
+            want = [nfc_str(v) for v in rule.values]
             missing = [v for v in want if v not in set(have)]
             if missing:
                 raise InputError(str(path), rule.field, f"{missing} never occur in field {rule.field!r} (needed by "
@@ -128,7 +123,7 @@ class Proximity(Family):
         gdf = gdf.to_crs(crs)
         name_field = rule.name_field or rule.field
         if name_field is not None:
-            names = np.array([_nfc(v) for v in gdf[name_field]], dtype=object)
+            names = nfc_array(map(str, gdf[name_field]))
         else:
             names = np.array([f"feature {i}" for i in gdf.index], dtype=object)
         label = rule.label or " / ".join(dict.fromkeys(names))

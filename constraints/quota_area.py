@@ -7,6 +7,10 @@ Formulation: for quota q with use u_q, region R_q and band [lo_q, hi_q] (ha):
 where x[p, u] counts both conversions to u and parcels that keep u as their current use, so a quota
 is the planned total, as the plan's figures are. The rows are soft-able: the infeasibility diagnosis
 may relax them with penalized slacks to say which quotas conflict and by how many hectares.
+
+Reachability (before solving): per quota, the largest area its columns can reach (every eligible
+parcel converted) and the smallest they must (parcels whose only column counts towards it); a band
+outside [smallest, largest] is unreachable, named with both numbers.
 """
 
 from __future__ import annotations
@@ -16,15 +20,12 @@ import numpy as np
 from optimizer.engine.errors import InputError
 from optimizer.engine.scenario import LoadedScenario, Quota
 
-from constraints._api import CompileContext, Family, FamilyConfig, Violation, VerifyContext
+from constraints._api import (CompileContext, Family, FamilyConfig, ReachabilityContext, Violation, VerifyContext,
+                             tolerance)
 
 
 class QuotaAreaConfig(FamilyConfig):
     quotas: dict[str, Quota]
-
-
-def _tol(bound: float) -> float:
-    return 1e-6 * max(1.0, abs(bound))
 
 
 class QuotaArea(Family):
@@ -78,6 +79,24 @@ class QuotaArea(Family):
         m.add_rows(self.name, keys, lo, hi, row=np.concatenate(rows), col=np.concatenate(colidx),
                    coef=np.concatenate(coef), soft=True, unit="ha")
 
+    def reachability(self, ctx: ReachabilityContext) -> list[dict]:
+        rows = ctx.model.rows
+        out = []
+        for i in np.nonzero((rows["family"] == self.name).to_numpy())[0]:
+            idx, coef = ctx.assignment_terms(i)
+            max_area = float(coef.sum())
+            min_area = float(coef[ctx.forced[idx]].sum())
+            lo, hi = rows["lo"].iat[i], rows["hi"].iat[i]
+            item = {"family": self.name, "key": rows["key"].iat[i], "lo": None if not np.isfinite(lo) else float(lo),
+                    "hi": None if not np.isfinite(hi) else float(hi), "max_achievable": max_area,
+                    "min_forced": min_area, "reachable": True, "shortfall": 0.0}
+            if np.isfinite(lo) and max_area < lo - 1e-9:
+                item.update(reachable=False, required=float(lo), achievable=max_area, shortfall=float(lo - max_area))
+            elif np.isfinite(hi) and min_area > hi + 1e-9:
+                item.update(reachable=False, required=float(hi), achievable=min_area, shortfall=float(min_area - hi))
+            out.append(item)
+        return out
+
     def achieved(self, ctx: VerifyContext) -> dict[str, float]:
         alloc = ctx.allocation
         out = {}
@@ -92,9 +111,9 @@ class QuotaArea(Family):
         out = []
         for key, area in self.achieved(ctx).items():
             q = self.config.quotas[key]
-            if q.lo is not None and area < q.lo - _tol(q.lo):
+            if q.lo is not None and area < q.lo - tolerance(q.lo):
                 out.append(Violation(self.name, key, f"{area:.4f} ha is below lo = {q.lo} ha"))
-            if q.hi is not None and area > q.hi + _tol(q.hi):
+            if q.hi is not None and area > q.hi + tolerance(q.hi):
                 out.append(Violation(self.name, key, f"{area:.4f} ha is above hi = {q.hi} ha"))
         return out
 
@@ -105,8 +124,8 @@ class QuotaArea(Family):
             rows.append({"family": self.name, "key": key, "use": self._use(key, q),
                          "region": q.region.model_dump() if q.region else None,
                          "lo": q.lo, "hi": q.hi, "achieved": round(area, 6),
-                         "at_lo": q.lo is not None and abs(area - q.lo) <= _tol(q.lo),
-                         "at_hi": q.hi is not None and abs(area - q.hi) <= _tol(q.hi),
+                         "at_lo": q.lo is not None and abs(area - q.lo) <= tolerance(q.lo),
+                         "at_hi": q.hi is not None and abs(area - q.hi) <= tolerance(q.hi),
                          "source": q.source})
         return {"quotas": rows}
 

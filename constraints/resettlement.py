@@ -54,8 +54,6 @@ households that could not be placed.
 
 from __future__ import annotations
 
-import unicodedata
-
 import numpy as np
 import pandas as pd
 import shapely
@@ -63,6 +61,7 @@ from pydantic import Field
 
 from optimizer.engine.errors import InputError
 from optimizer.engine.scenario import Code
+from optimizer.engine.text import nfc_array
 
 from constraints._api import CompileContext, Family, FamilyConfig, Violation, VerifyContext
 
@@ -90,10 +89,10 @@ class ResettlementConfig(FamilyConfig):
     source: str | None = Field(None, description="the plan's wording this constraint encodes")
 
 
-def _nfc(values) -> np.ndarray:
+def _region_names(values) -> np.ndarray:
+    """Region names as NFC text; a missing value is the empty name."""
     s = pd.Series(values, dtype=object)
-    return np.array([unicodedata.normalize("NFC", v) if isinstance(v, str) else ("" if v is None or v != v else str(v))
-                     for v in s], dtype=object)
+    return nfc_array(map(str, s.where(s.notna(), "")))
 
 
 def _prefixed(prefix: str, values: np.ndarray) -> np.ndarray:
@@ -237,7 +236,7 @@ class Resettlement(Family):
             if cfg.region_field not in ctx.allocation.columns:
                 raise InputError("allocation", cfg.region_field, f"field missing (needed by {self.name})",
                                  "verify against the parcel layer the plan was solved with")
-            region = _nfc(ctx.allocation[cfg.region_field].to_numpy())
+            region = _region_names(ctx.allocation[cfg.region_field].to_numpy())
         else:
             region = np.full(len(hh), PROVINCE, dtype=object)
         df = pd.DataFrame({"region": region, "d": np.where(disp, hh, 0.0), "c": np.where(site, cap, 0.0)})
@@ -302,7 +301,7 @@ class Resettlement(Family):
         out = []
         # regional (or province-wide) balance, always
         _, disp, *_ = self._plan(ctx)
-        region = (_nfc(ctx.allocation[cfg.region_field].to_numpy()) if cfg.region_field is not None else None)
+        region = (_region_names(ctx.allocation[cfg.region_field].to_numpy()) if cfg.region_field is not None else None)
         pid = ctx.allocation["parcel_id"].to_numpy()
         for name, r in self._regional(ctx):
             if not r["ok"]:

@@ -1,7 +1,9 @@
 """Everything a report reads: run.json, the plan layer joined with the input attributes, map layers.
 
-Nothing here computes a figure (that is ``reports/metrics.py``); this module finds and reads files
-and says, in ``notes``, what it could not read so the report can say so instead of failing.
+Nothing here computes a figure (that is ``optimizer/workflows/metrics.py``); this module finds and
+reads files and says, in ``notes``, what it could not read so the report can say so instead of failing.
+The plan joined with its inputs is the core's reader (``optimizer.engine.rundir.read_run_with_inputs``),
+the same one ``landalloc compare`` and ``landalloc sweep`` use.
 
 Scenario ``metadata`` keys the report understands (all optional):
 
@@ -19,24 +21,22 @@ Without a districts layer, district boundaries are the parcels dissolved by thei
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
-import pandas as pd
 import pyogrio
 from pyproj import CRS
 
 from optimizer.engine.errors import InputError
-from optimizer.engine.files import sha256_file
-from optimizer.engine.instance import read_layer
-from optimizer.engine.rundir import read_run
+from optimizer.engine.rundir import read_run_with_inputs
+from optimizer.engine.text import nfc
+from optimizer.engine.verify import loaded_from_run
 
 COMMUNE_FIELD = "commune_2025"
 DISTRICT_FIELD = "district"
-"""the plan layer always carries the district under this name (optimizer/decode.py OUTPUT_COLUMNS)"""
+"""the plan layer always carries the district under this name (optimizer/engine/decode.py OUTPUT_COLUMNS)"""
 
 
 @dataclass
@@ -54,7 +54,6 @@ class RunData:
     """allocation layer joined with the input attributes (when readable), sorted by parcel_id"""
     loaded: Any | None
     """the run's scenario re-validated (``LoadedScenario``), or None when today's schema refuses it"""
-    attrs_joined: bool = False
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -84,59 +83,17 @@ def crs_label(crs: CRS) -> str:
     return f"EPSG:{epsg} ({name})" if epsg else name
 
 
-def _nfc(s: pd.Series) -> pd.Series:
-    return s.map(lambda v: unicodedata.normalize("NFC", v) if isinstance(v, str) else v)
-
-
-def _read_attrs(data: RunData) -> pd.DataFrame | None:
-    """The input parcel attributes (no geometry), from run.json ``inputs`` role ``parcels``."""
-    item = next((i for i in data.run.get("inputs", []) if i.get("role") == "parcels"), None)
-    if item is None:
-        data.notes.append("run.json names no parcel input; input attributes are not shown")
-        return None
-    path = Path(item["path"])
-    if not path.exists():
-        data.notes.append(f"{path}: parcel input not found; input attributes (communes, quota regions) are not shown")
-        return None
-    if item.get("sha256") and sha256_file(path) != item["sha256"]:
-        data.notes.append(f"{path}: changed since the run (sha256 differs); attributes joined from the current file")
-    src = data.scenario.get("parcels") or {}
-    try:
-        gdf = read_layer(path, src.get("layer"), src.get("encoding"), str(data.run_dir / "run.json"))
-    except InputError as e:
-        data.notes.append(f"input attributes not read: {e}")
-        return None
-    attrs = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
-    for c in attrs.columns:
-        if attrs[c].dtype == object:
-            attrs[c] = _nfc(attrs[c])
-    return attrs
-
-
 def load_run(run_dir: Path) -> RunData:
-    from optimizer.engine.verify import loaded_from_run
-
+    """A run directory as the report reads it; the scenario is re-validated for the figures that need
+    the families (current quota areas), and a scenario today's schema refuses is a note, not a failure."""
     run_dir = Path(run_dir)
-    run, plan = read_run(run_dir)
-    data = RunData(run_dir=run_dir, run=run, plan=None, loaded=None)
+    run, plan, notes = read_run_with_inputs(run_dir)
+    data = RunData(run_dir=run_dir, run=run, plan=plan, loaded=None)
     try:
         data.loaded = loaded_from_run(run, run_dir)
     except InputError as e:
         data.notes.append(f"the run's scenario no longer validates ({e}); figures that need it are not shown")
-    if plan is None:
-        return data
-    plan = plan.sort_values("parcel_id", kind="stable").reset_index(drop=True)
-    attrs = _read_attrs(data)
-    id_field = ((data.scenario.get("parcels") or {}).get("fields") or {}).get("id", "parcel_id")
-    if attrs is not None and id_field in attrs.columns:
-        extra = attrs.drop(columns=[c for c in attrs.columns if c in plan.columns and c != id_field])
-        extra = extra.rename(columns={id_field: "parcel_id"}) if id_field != "parcel_id" else extra
-        if extra["parcel_id"].duplicated().any():
-            data.notes.append("the parcel input has duplicate ids now; input attributes are not joined")
-        else:
-            plan = plan.merge(extra, on="parcel_id", how="left")
-            data.attrs_joined = True
-    data.plan = plan
+    data.notes += notes
     return data
 
 
@@ -149,16 +106,24 @@ def _layer_spec(meta: dict, name: str):
     return {"path": spec} if isinstance(spec, str) else dict(spec)
 
 
+def _read_file(data: RunData, path_text: str, layer: str | None, name: str) -> tuple[Path, gpd.GeoDataFrame | None]:
+    """A map layer the scenario names (relative to its directory); unreadable → a note and None, since a
+    missing or unreadable map layer must not stop the report."""
+    path = Path(path_text)
+    path = path if path.is_absolute() else data.base_dir / path
+    try:
+        return path, (pyogrio.read_dataframe(path, layer=layer) if layer else pyogrio.read_dataframe(path))
+    except Exception as e:  # noqa: BLE001 - pyogrio raises several kinds; all mean "not readable"
+        data.notes.append(f"{path}: {name} layer not read ({e})")
+        return path, None
+
+
 def _read_meta_layer(data: RunData, name: str, default_label: str) -> Layer | None:
     spec = _layer_spec(data.metadata, name)
     if spec is None or not spec.get("path"):
         return None
-    path = Path(spec["path"])
-    path = path if path.is_absolute() else data.base_dir / path
-    try:
-        gdf = pyogrio.read_dataframe(path, layer=spec["layer"]) if spec.get("layer") else pyogrio.read_dataframe(path)
-    except Exception as e:  # a missing or unreadable map layer must not stop the report
-        data.notes.append(f"{path}: {name} layer not read ({e})")
+    path, gdf = _read_file(data, spec["path"], spec.get("layer"), name)
+    if gdf is None:
         return None
     if gdf.crs is None:
         data.notes.append(f"{path}: {name} layer has no CRS; not drawn")
@@ -167,7 +132,7 @@ def _read_meta_layer(data: RunData, name: str, default_label: str) -> Layer | No
     if label not in gdf.columns:
         label = None
     else:
-        gdf[label] = _nfc(gdf[label].astype(object))
+        gdf[label] = gdf[label].astype(object).map(nfc)
     return Layer(gdf.to_crs(data.crs), label, str(path))
 
 
@@ -200,12 +165,8 @@ def zones_layer(data: RunData) -> Zones | None:
     cfg = (data.scenario.get("constraints") or {}).get("allowed_uses")
     if not cfg or not cfg.get("layer"):
         return None
-    path = Path(cfg["layer"])
-    path = path if path.is_absolute() else data.base_dir / path
-    try:
-        gdf = pyogrio.read_dataframe(path, layer=cfg["layer_name"]) if cfg.get("layer_name") else pyogrio.read_dataframe(path)
-    except Exception as e:
-        data.notes.append(f"{path}: zone layer not read ({e})")
+    path, gdf = _read_file(data, cfg["layer"], cfg.get("layer_name"), "zone")
+    if gdf is None:
         return None
     cls, name = cfg.get("class_field", "zone_class"), cfg.get("name_field", "zone_name")
     if gdf.crs is None or cls not in gdf.columns:
@@ -215,5 +176,5 @@ def zones_layer(data: RunData) -> Zones | None:
     gdf[cls] = gdf[cls].astype(str)
     gdf = gdf[gdf[cls].isin(list(rules))].to_crs(data.crs)
     if name in gdf.columns:
-        gdf[name] = _nfc(gdf[name].astype(object))
+        gdf[name] = gdf[name].astype(object).map(nfc)
     return Zones(gdf.reset_index(drop=True), cls, name, rules, str(path))

@@ -16,7 +16,7 @@ from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Mm, Pt, RGBColor
 
-from reports.document import Bullets, Document, Figure, Interactive, KeyValues, Para, Table
+from reports.blocks import Bullets, Document, Figure, Interactive, KeyValues, Para, Table
 
 FONT = "Times New Roman"
 LANG_TAG = {"vi": "vi-VN", "en": "en-GB"}

@@ -21,10 +21,10 @@ import numpy as np
 import shapely
 from markupsafe import Markup, escape
 
-from reports.data import RunData
-from reports.document import TEMPLATES, Bullets, Document, Figure, Interactive, KeyValues, Para, Table, strip_scheme
-from reports.maps import dissolve_by, zone_kind, zone_label
 from optimizer.workflows.metrics import ordered_codes
+from reports.blocks import TEMPLATES, Bullets, Document, Figure, Interactive, KeyValues, Para, Table, strip_scheme
+from reports.data import RunData
+from reports.maps import dissolve_by, zone_kind, zone_label
 
 VENDOR = Path(__file__).resolve().parent / "vendor"
 LEAFLET_VERSION = "1.9.4"

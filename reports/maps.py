@@ -1,5 +1,6 @@
 """Static maps (matplotlib, Agg, no pyplot state): the plan over district boundaries, and the
-difference between two plans. Each returns PNG bytes.
+difference between two plans (the council report's comparison and ``landalloc compare`` draw the same
+one). Each returns PNG bytes; :func:`difference_figure` gives the figure for other formats (SVG).
 
 Every map carries a legend (land-use codes with their Vietnamese/English names and scenario colours),
 a scale bar, a north arrow and the CRS (e.g. "EPSG:9210 (VN-2000 / TM-3 105°45′)"). Coordinates are
@@ -22,8 +23,8 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch, Rectangle  # noqa: E402
 
+from optimizer.workflows.metrics import DIFFERENCE_KINDS, ordered_codes  # noqa: E402
 from reports.data import Layer, Zones  # noqa: E402
-from optimizer.workflows.metrics import ordered_codes  # noqa: E402
 
 WIDTH_IN = 7.0
 DPI = 200
@@ -36,6 +37,9 @@ ZONE_STYLES = {  # by rule kind, not by class name: class names are data
 }
 DIFF_COLOURS = {"same": "#eeeeee", "same_conversion": "#a6a6a6", "only_a": "#d7301f", "only_b": "#2b8cbe",
                 "other_use": "#8856a7"}
+"""Colour of each difference kind (metrics.plan_difference); the labels are the ``diff_<kind>`` strings."""
+CHANGED_KINDS = ("only_a", "only_b", "other_use")
+"""Kinds whose parcels end up in different uses: outlined on the difference map."""
 
 
 MAX_PARCEL_PATCHES = 6000
@@ -172,24 +176,34 @@ def short_name(name: str) -> str:
     return re.split(r"\s+(?:\(|-\s|~\s)", name.strip())[0]
 
 
-def _figure(bounds, n_legend: int, legend_cols: int) -> tuple[Figure, object, float]:
+def _figure(bounds, n_legend: int, legend_cols: int, title: str | None = None) -> tuple[Figure, object, float]:
+    """The map on top, the legend below, and a title line above the map when given (a figure that
+    stands alone, as ``landalloc compare`` writes it, has no caption to name the plans)."""
     minx, miny, maxx, maxy = bounds
     aspect = (maxy - miny) / max(maxx - minx, 1e-9)
     map_h = min(max(WIDTH_IN * aspect, 3.0), 8.0)
     legend_h = 0.3 + 0.165 * math.ceil(n_legend / legend_cols)
-    fig = Figure(figsize=(WIDTH_IN, map_h + legend_h), dpi=DPI)
+    title_h = 0.35 if title else 0.0
+    total = map_h + legend_h + title_h
+    fig = Figure(figsize=(WIDTH_IN, total), dpi=DPI)
     FigureCanvasAgg(fig)
-    total = map_h + legend_h
     ax = fig.add_axes((0.01, legend_h / total, 0.98, map_h / total - 0.01))
+    if title:
+        fig.text(0.5, 1 - 0.5 * title_h / total, title, ha="center", va="center", fontsize=9)
     return fig, ax, legend_h / total
 
 
-def _png(fig: Figure) -> bytes:
+def save_figure(fig: Figure, target, fmt: str) -> None:
+    """Write a map to a path or a file object in ``fmt`` (png, svg), white behind it."""
     for ax in fig.axes:  # geopandas labels the axes with the CRS axis names on every plot call
         ax.set_xlabel("")
         ax.set_ylabel("")
+    fig.savefig(target, format=fmt, dpi=DPI, facecolor="white")
+
+
+def _png(fig: Figure) -> bytes:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI, facecolor="white")
+    save_figure(fig, buf, "png")
     return buf.getvalue()
 
 
@@ -261,26 +275,35 @@ def plan_map(plan: gpd.GeoDataFrame, land_uses, lang: str, T: dict, crs_text: st
         return _png(fig)
 
 
-def difference_map(plan: gpd.GeoDataFrame, kinds, counts: dict[str, int], lang: str, T: dict, crs_text: str,
-                   districts: Layer | None = None) -> bytes:
+def difference_figure(plan: gpd.GeoDataFrame, kinds, counts: dict[str, int], lang: str, T: dict, crs_text: str,
+                      districts: Layer | None = None, title: str | None = None) -> Figure:
     """Parcels coloured by how the two plans differ (``kinds``: per-parcel kind from metrics.plan_difference,
-    aligned with ``plan``)."""
+    aligned with ``plan``), parcels that end up in different uses outlined, legend with counts per kind."""
     import matplotlib as mpl
 
-    order = ["only_a", "only_b", "other_use", "same_conversion", "same"]
+    kinds = list(kinds)
     handles = [Patch(facecolor=DIFF_COLOURS[k], edgecolor="#666666", linewidth=0.5,
-                     label=f"{T['diff_' + k]} ({counts.get(k, 0)})") for k in order]
+                     label=f"{T['diff_' + k]} ({counts.get(k, 0)})") for k in DIFFERENCE_KINDS]
     with mpl.rc_context({"font.family": FONT}):
-        fig, ax, legend_frac = _figure(plan.total_bounds, len(handles) + 1, 2)
+        fig, ax, legend_frac = _figure(plan.total_bounds, len(handles) + 1, 2, title)
         n = len(plan)
         edge = {"edgecolor": "white", "linewidth": 0.25} if n <= 3000 else {"linewidth": 0}
         if n <= MAX_PARCEL_PATCHES:
             plan.plot(ax=ax, color=[DIFF_COLOURS[k] for k in kinds], zorder=2, **edge)
         else:
-            shown = dissolve_by(plan.assign(kind=list(kinds), area_ha=0.0), "kind")
+            shown = dissolve_by(plan.assign(kind=kinds, area_ha=0.0), "kind")
             shown.plot(ax=ax, color=[DIFF_COLOURS[k] for k in shown["kind"]], zorder=2, **edge)
+        changed = plan[[k in CHANGED_KINDS for k in kinds]]
+        if 0 < len(changed) <= 3000:
+            changed.plot(ax=ax, facecolor="none", edgecolor="black", linewidth=0.6, zorder=5)
         _extent(ax, plan.total_bounds)
         _furniture(ax, T["map_crs"].format(crs=crs_text), lang, T["map_north"])
         _draw_context(ax, districts, None, None, T, handles)
         _legend(fig, handles, T["map_legend"], legend_frac, 2)
-        return _png(fig)
+        return fig
+
+
+def difference_map(plan: gpd.GeoDataFrame, kinds, counts: dict[str, int], lang: str, T: dict, crs_text: str,
+                   districts: Layer | None = None) -> bytes:
+    """:func:`difference_figure` as PNG bytes, for the report."""
+    return _png(difference_figure(plan, kinds, counts, lang, T, crs_text, districts))

@@ -33,7 +33,7 @@ def synthetic_small(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session", autouse=True)
 def _throwaway_run_store(tmp_path_factory):
-    """Runs solved by the tests are recorded in a throwaway store, never in ~/.landalloc (optimizer/store.py)."""
+    """Runs solved by the tests are recorded in a throwaway store, never in ~/.landalloc (optimizer/workflows/store/)."""
     old = os.environ.get("LANDALLOC_STORE")
     os.environ["LANDALLOC_STORE"] = str(tmp_path_factory.mktemp("run_store") / "runs.gpkg")
     yield

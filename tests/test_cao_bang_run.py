@@ -9,6 +9,7 @@ import pytest
 import shapely
 
 from .conftest import ROOT
+from .contract import CONTRACTS, assert_same_contract
 
 SCENARIO = ROOT / "instances" / "cao_bang" / "scenarios" / "cao_bang_2030_quick.yaml"
 DATA = ROOT / "instances" / "cao_bang" / "data"
@@ -38,6 +39,10 @@ def test_default_scenario_solves_and_verifies(run):
 
     check = CliRunner().invoke(main, ["verify", str(out), "--json"])
     assert check.exit_code == 0, check.output
+
+
+def test_default_scenario_keeps_the_run_contract(run):
+    assert_same_contract(run[0], CONTRACTS / "run_quick.json")
 
 
 def test_plan_figures_from_geometry(run):

@@ -13,9 +13,8 @@ from constraints.compactness import Compactness
 from optimizer.engine.compile import compile_model
 from optimizer.engine.errors import InputError
 from optimizer.engine.instance import load_instance
-from optimizer.engine.run import solve_scenario
+from optimizer.engine.run import solve_scenario, verify_run
 from optimizer.engine.scenario import apply_overrides
-from optimizer.engine.verify import verify_run
 
 from .conftest import SHARED
 from .grid_instance import grid_scenario, write_grid

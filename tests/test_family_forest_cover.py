@@ -20,21 +20,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import geopandas as gpd
 import numpy as np
 import pytest
-import shapely
 
 from constraints.forest_cover import ForestCover
 from optimizer.engine.compile import compile_model
-from optimizer.engine.decode import decode
 from optimizer.engine.errors import InputError
 from optimizer.engine.instance import load_instance
-from optimizer.engine.scenario import parse_scenario
-from optimizer.engine.solvers import get_adapter
 from optimizer.engine.verify import verify_allocation
 
-X0, Y0 = 600000.0, 2500000.0
+from .helpers import row_terms, solve_highs, strip_parcels, strip_scenario
+
 LAND_USES = {
     "RSX": {"name_vi": "Đất rừng sản xuất", "name_en": "Production forest", "group": "agricultural", "forest": True},
     "RPH": {"name_vi": "Đất rừng phòng hộ", "name_en": "Protection forest", "group": "agricultural", "forest": True},
@@ -46,33 +42,16 @@ PARCELS = [(1, "RSX", 0, 100, 10), (2, "RSX", 100, 200, 9), (3, "HNK", 200, 300,
 
 
 def _loaded(tmp_path: Path, forest_cover: dict | None, allocate=("SKK",), land_uses=LAND_USES):
-    gdf = gpd.GeoDataFrame(
-        {"parcel_id": [p[0] for p in PARCELS], "current_use": [p[1] for p in PARCELS], "district": "Huyện A",
-         "suit_industry": [float(p[4]) for p in PARCELS]},
-        geometry=[shapely.box(X0 + a, Y0, X0 + b, Y0 + 100) for _, _, a, b, _ in PARCELS], crs="EPSG:9210")
-    gdf.to_file(tmp_path / "parcels.geojson", driver="GeoJSON")
-    raw = {"name": "fc", "crs": "EPSG:9210", "parcels": {"path": "parcels.geojson"}, "land_uses": land_uses,
-           "allocate": list(allocate), "quotas": {"SKK": {"lo": 2, "hi": 2}},
-           "constraints": {} if forest_cover is None else {"forest_cover": forest_cover},
-           "objective": {"sense": "maximize", "terms": {"suit": {"per_use": {"SKK": "suit_industry"}}}},
-           "solver": {"name": "highs", "gap": 0, "time_limit": 60}}
-    return parse_scenario(raw, "test.yaml", tmp_path, path=tmp_path / "test.yaml")
-
-
-def _solve(loaded):
-    inst = load_instance(loaded)
-    compiled = compile_model(inst, loaded)
-    result = get_adapter("highs").solve(compiled.model, loaded.scenario.solver)
-    assert result.termination == "optimal"
-    return inst, result, decode(compiled, inst, result.x)
+    parcels = strip_parcels({"parcel_id": [p[0] for p in PARCELS], "current_use": [p[1] for p in PARCELS],
+                             "district": "Huyện A", "suit_industry": [float(p[4]) for p in PARCELS]},
+                            [(a, b) for _, _, a, b, _ in PARCELS])
+    return strip_scenario(tmp_path, parcels, name="fc", land_uses=land_uses, allocate=allocate,
+                          quotas={"SKK": {"lo": 2, "hi": 2}},
+                          constraints={} if forest_cover is None else {"forest_cover": forest_cover})
 
 
 def _row(m, inst, key):
-    r = m.rows.index[(m.rows["family"] == "forest_cover") & (m.rows["key"] == key)][0]
-    row = m.A.getrow(r)
-    cols = m.columns.iloc[row.indices]
-    entries = sorted(zip(inst.ids[cols["parcel"].to_numpy()].tolist(), cols["use"], np.round(row.data, 9).tolist()))
-    return entries, m.row_lo[r], m.row_hi[r], bool(m.rows.loc[r, "soft"])
+    return row_terms(m, inst, "forest_cover", key)[:4]
 
 
 def test_compile_rows_count_kept_and_new_forest(tmp_path):
@@ -104,7 +83,7 @@ def test_compile_stated_natural_area(tmp_path):
 ])
 def test_solve_forest_cover_changes_the_choice(tmp_path, cfg, objective, converted):
     loaded = _loaded(tmp_path, cfg)
-    inst, result, plan = _solve(loaded)
+    inst, _, result, plan = solve_highs(loaded)
     assert result.objective == pytest.approx(objective, abs=1e-6)
     assert set(plan.loc[plan["changed"], "parcel_id"]) == converted
     report = verify_allocation(loaded, inst, plan)
@@ -113,7 +92,7 @@ def test_solve_forest_cover_changes_the_choice(tmp_path, cfg, objective, convert
 
 def test_report_figures(tmp_path):
     loaded = _loaded(tmp_path, {"min_share": 0.5, "source": "≥ 50 % forest"})
-    inst, _, plan = _solve(loaded)
+    inst, _, _, plan = solve_highs(loaded)
     [row] = verify_allocation(loaded, inst, plan).figures["forest_cover"]
     assert row["before_ha"] == 4.0 and row["after_ha"] == 3.0
     assert row["share_before"] == pytest.approx(4 / 6) and row["share_after"] == pytest.approx(0.5)
@@ -123,7 +102,7 @@ def test_report_figures(tmp_path):
 
 def test_verify_catches_forest_below_share_and_loss(tmp_path):
     loaded = _loaded(tmp_path, {"min_share": 0.5, "max_loss_ha": 1})
-    inst, _, plan = _solve(loaded)
+    inst, _, _, plan = solve_highs(loaded)
     fam = ForestCover.from_scenario(loaded)
     assert verify_allocation(loaded, inst, plan, [fam]).ok
     plan.loc[plan["parcel_id"] == 2, ["new_use", "changed"]] = ["SKK", True]

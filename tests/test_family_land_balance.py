@@ -21,21 +21,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import geopandas as gpd
 import numpy as np
 import pytest
-import shapely
 
 from constraints.land_balance import LandBalance
 from optimizer.engine.compile import compile_model
-from optimizer.engine.decode import decode
 from optimizer.engine.errors import InputError
 from optimizer.engine.instance import load_instance
-from optimizer.engine.scenario import parse_scenario
-from optimizer.engine.solvers import get_adapter
 from optimizer.engine.verify import verify_allocation
 
-X0, Y0 = 600000.0, 2500000.0
+from .helpers import row_terms, solve_highs, strip_parcels, strip_scenario
+
 LAND_USES = {
     "LUA": {"name_vi": "Đất trồng lúa", "name_en": "Rice land", "group": "agricultural"},
     "HNK": {"name_vi": "Đất trồng cây hằng năm khác", "name_en": "Other annual crops", "group": "agricultural"},
@@ -50,36 +46,19 @@ PARCELS = [(1, "LUA", 0, 100, 10), (2, "LUA", 100, 300, 11), (3, "HNK", 300, 400
 
 
 def _loaded(tmp_path: Path, land_balance: dict | None):
-    gdf = gpd.GeoDataFrame(
-        {"parcel_id": [p[0] for p in PARCELS], "current_use": [p[1] for p in PARCELS], "district": "Huyện A",
-         "suit_industry": [float(p[4]) for p in PARCELS]},
-        geometry=[shapely.box(X0 + a, Y0, X0 + b, Y0 + 100) for _, _, a, b, _ in PARCELS], crs="EPSG:9210")
-    gdf.to_file(tmp_path / "parcels.geojson", driver="GeoJSON")
-    raw = {"name": "lb", "crs": "EPSG:9210", "parcels": {"path": "parcels.geojson"}, "land_uses": LAND_USES,
-           "allocate": ["SKK"], "constraints": {} if land_balance is None else {"land_balance": land_balance},
-           "objective": {"sense": "maximize", "terms": {"suit": {"per_use": {"SKK": "suit_industry"}}}},
-           "solver": {"name": "highs", "gap": 0, "time_limit": 60}}
-    return parse_scenario(raw, "test.yaml", tmp_path, path=tmp_path / "test.yaml")
+    parcels = strip_parcels({"parcel_id": [p[0] for p in PARCELS], "current_use": [p[1] for p in PARCELS],
+                             "district": "Huyện A", "suit_industry": [float(p[4]) for p in PARCELS]},
+                            [(a, b) for _, _, a, b, _ in PARCELS])
+    return strip_scenario(tmp_path, parcels, name="lb", land_uses=LAND_USES, allocate=["SKK"],
+                          constraints={} if land_balance is None else {"land_balance": land_balance})
 
 
 BANDS = {"groups": {"agricultural": {"lo": 3, "source": "≥ 3 ha stays agricultural"}, "non_agricultural": {"hi": 3}}}
 RICE = {"caps": {"rice": {"codes": ["LUA"], "max_converted_ha": 1}}}
 
 
-def _solve(loaded):
-    inst = load_instance(loaded)
-    compiled = compile_model(inst, loaded)
-    result = get_adapter("highs").solve(compiled.model, loaded.scenario.solver)
-    assert result.termination == "optimal"
-    return inst, compiled, result, decode(compiled, inst, result.x)
-
-
 def _row(m, inst, key):
-    r = m.rows.index[(m.rows["family"] == "land_balance") & (m.rows["key"] == key)][0]
-    row = m.A.getrow(r)
-    cols = m.columns.iloc[row.indices]
-    entries = sorted(zip(inst.ids[cols["parcel"].to_numpy()].tolist(), cols["use"], np.round(row.data, 9).tolist()))
-    return entries, m.row_lo[r], m.row_hi[r], bool(m.rows.loc[r, "soft"]), m.rows.loc[r, "unit"]
+    return row_terms(m, inst, "land_balance", key)
 
 
 def test_compile_group_rows_and_rice_cap(tmp_path):
@@ -115,7 +94,7 @@ def test_compile_no_rows_for_unconfigured_groups(tmp_path):
 ])
 def test_solve_hand_optimum(tmp_path, cfg, objective, converted):
     loaded = _loaded(tmp_path, cfg)
-    inst, compiled, result, plan = _solve(loaded)
+    inst, compiled, result, plan = solve_highs(loaded)
     assert result.objective == pytest.approx(objective, abs=1e-6)
     assert set(plan.loc[plan["changed"], "parcel_id"]) == converted
     report = verify_allocation(loaded, inst, plan)
@@ -125,7 +104,7 @@ def test_solve_hand_optimum(tmp_path, cfg, objective, converted):
 
 def test_verify_catches_perturbed_plan(tmp_path):
     loaded = _loaded(tmp_path, {**BANDS, **RICE})
-    inst, _, _, plan = _solve(loaded)
+    inst, _, _, plan = solve_highs(loaded)
     fam = LandBalance.from_scenario(loaded)
     assert verify_allocation(loaded, inst, plan, [fam]).ok
     bad = plan.copy()
@@ -149,7 +128,7 @@ def test_report_balance_and_reference_difference(tmp_path):
     cfg = {"groups": {"agricultural": {"lo": 3}, "non_agricultural": {"hi": 3}, "unused": {"figure": 1}},
            "natural_area_ha": 6.99, **RICE}
     loaded = _loaded(tmp_path, cfg)
-    inst, compiled, _, plan = _solve(loaded)
+    inst, compiled, _, plan = solve_highs(loaded)
     rows = compiled.model.rows
     assert list(rows.loc[rows["family"] == "land_balance", "key"]) == ["agricultural", "non_agricultural", "cap:rice"]
     figures = verify_allocation(loaded, inst, plan).figures
@@ -172,7 +151,7 @@ def test_report_cao_bang_nine_hectares(tmp_path):
     cfg = {"groups": {"agricultural": {"figure": 630316}, "non_agricultural": {"figure": 38346},
                       "unused": {"figure": 1377}}, "natural_area_ha": 670030}
     loaded = _loaded(tmp_path, cfg)
-    inst, compiled, _, plan = _solve(loaded)
+    inst, compiled, _, plan = solve_highs(loaded)
     assert "land_balance" not in set(compiled.model.rows["family"])  # figures alone add no rows
     total = verify_allocation(loaded, inst, plan).figures["land_balance"][-1]
     assert (total["reference_total"], total["natural_area_ha"], total["difference_ha"]) == (670039.0, 670030, 9.0)
@@ -181,7 +160,7 @@ def test_report_cao_bang_nine_hectares(tmp_path):
 def test_report_incomplete_balance_is_not_a_difference(tmp_path):
     """Without a figure for every group, the partial sum is not reported as a mismatch."""
     loaded = _loaded(tmp_path, {**BANDS, "natural_area_ha": 6.99})
-    inst, _, _, plan = _solve(loaded)
+    inst, _, _, plan = solve_highs(loaded)
     total = verify_allocation(loaded, inst, plan).figures["land_balance"][-1]
     assert total["reference_total"] == 6.0 and total["reference_groups"] == ["agricultural", "non_agricultural"]
     assert total["difference_ha"] is None and "no figure for unused" in total["note"]

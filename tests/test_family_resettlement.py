@@ -25,21 +25,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
 
 from constraints.resettlement import Resettlement
 from optimizer.engine.compile import compile_model
-from optimizer.engine.decode import decode
 from optimizer.engine.errors import InputError
 from optimizer.engine.instance import load_instance
-from optimizer.engine.scenario import parse_scenario
-from optimizer.engine.solvers import get_adapter
 from optimizer.engine.verify import verify_allocation
 
-X0, Y0 = 600000.0, 2500000.0
+from .grid_instance import X0, Y0
+from .helpers import SUIT_SKK, solve_highs, strip_parcels, strip_scenario
+
 LAND_USES = {
     "HNK": {"name_vi": "Đất trồng cây hằng năm khác", "name_en": "Other annual crops", "group": "agricultural"},
     "ONT": {"name_vi": "Đất ở tại nông thôn", "name_en": "Rural residential", "group": "non_agricultural"},
@@ -53,28 +51,16 @@ BASE = {"displacing_uses": ["SKK", "TMD"], "resettlement_use": "ONT", "household
 
 
 def _loaded(tmp_path: Path, resettlement: dict | None, allocate=("SKK", "ONT")):
-    gdf = gpd.GeoDataFrame(
-        {"parcel_id": [p[0] for p in PARCELS], "current_use": "HNK", "district": [p[2] for p in PARCELS],
-         "households": [p[3] for p in PARCELS], "suit_industry": [float(p[4]) for p in PARCELS],
-         "resettle_cost": [float(p[5]) for p in PARCELS]},
-        geometry=[shapely.box(X0 + p[1], Y0, X0 + p[1] + 100, Y0 + 100) for p in PARCELS], crs="EPSG:9210")
-    gdf.to_file(tmp_path / "parcels.geojson", driver="GeoJSON")
-    raw = {"name": "rs", "crs": "EPSG:9210", "parcels": {"path": "parcels.geojson"}, "land_uses": LAND_USES,
-           "allocate": list(allocate), "quotas": {"SKK": {"lo": 1, "hi": 1}},
-           "constraints": {} if resettlement is None else {"resettlement": resettlement},
-           "objective": {"sense": "maximize", "terms": {
-               "suit": {"per_use": {"SKK": "suit_industry"}},
-               **({"resettle": {"weight": -1.0, "column": "resettle_cost", "uses": ["ONT"]}} if "ONT" in allocate else {})}},
-           "solver": {"name": "highs", "gap": 0, "time_limit": 60}}
-    return parse_scenario(raw, "test.yaml", tmp_path, path=tmp_path / "test.yaml")
-
-
-def _solve(loaded):
-    inst = load_instance(loaded)
-    compiled = compile_model(inst, loaded)
-    result = get_adapter("highs").solve(compiled.model, loaded.scenario.solver)
-    assert result.termination == "optimal"
-    return inst, compiled, result, decode(compiled, inst, result.x)
+    parcels = strip_parcels({"parcel_id": [p[0] for p in PARCELS], "current_use": "HNK",
+                             "district": [p[2] for p in PARCELS], "households": [p[3] for p in PARCELS],
+                             "suit_industry": [float(p[4]) for p in PARCELS],
+                             "resettle_cost": [float(p[5]) for p in PARCELS]},
+                            [(p[1], p[1] + 100) for p in PARCELS])
+    resettle = {"resettle": {"weight": -1.0, "column": "resettle_cost", "uses": ["ONT"]}} if "ONT" in allocate else {}
+    return strip_scenario(tmp_path, parcels, name="rs", land_uses=LAND_USES, allocate=allocate,
+                          quotas={"SKK": {"lo": 1, "hi": 1}},
+                          constraints={} if resettlement is None else {"resettlement": resettlement},
+                          terms={**SUIT_SKK, **resettle})
 
 
 def _entries(m, inst, r):
@@ -146,7 +132,7 @@ def test_compile_nearest_k_and_no_link_rows(tmp_path):
 ])
 def test_solve_hand_optimum(tmp_path, cfg, objective, uses):
     loaded = _loaded(tmp_path, cfg)
-    inst, _, result, plan = _solve(loaded)
+    inst, _, result, plan = solve_highs(loaded)
     assert result.objective == pytest.approx(objective, abs=1e-6)
     changed = plan[plan["changed"]]
     assert dict(zip(changed["parcel_id"], changed["new_use"])) == uses
@@ -157,7 +143,7 @@ def test_solve_hand_optimum(tmp_path, cfg, objective, uses):
 
 def test_report_rows(tmp_path):
     loaded = _loaded(tmp_path, {**BASE, "max_km": 1, "region_field": "district"})
-    inst, _, _, plan = _solve(loaded)
+    inst, _, _, plan = solve_highs(loaded)
     rows = verify_allocation(loaded, inst, plan).figures["resettlement"]
     assert rows == [
         {"key": "district: Huyện A", "mode": "region", "displaced_households": 30.0, "capacity_households": 40.0, "ok": True},
@@ -169,7 +155,7 @@ def test_report_rows(tmp_path):
 
 def test_verify_catches_missing_or_distant_site(tmp_path):
     loaded = _loaded(tmp_path, {**BASE, "max_km": 1, "region_field": "district"})
-    inst, _, _, plan = _solve(loaded)
+    inst, _, _, plan = solve_highs(loaded)
     fam = Resettlement.from_scenario(loaded)
     assert verify_allocation(loaded, inst, plan, [fam]).ok
     # the site moves to p4, in the other district and 3 km away: both rules are broken

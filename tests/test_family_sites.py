@@ -24,10 +24,10 @@ from optimizer.engine.compile import compile_model
 from optimizer.engine.decode import decode
 from optimizer.engine.errors import InputError
 from optimizer.engine.instance import load_instance
-from optimizer.engine.run import solve_scenario
+from optimizer.engine.run import solve_scenario, verify_run
 from optimizer.engine.scenario import load_scenario
 from optimizer.engine.solvers import get_adapter
-from optimizer.engine.verify import verify_allocation, verify_run
+from optimizer.engine.verify import verify_allocation
 
 X0, Y0 = 600000.0, 2500000.0
 LAND_USES = {c: {"name_vi": c, "name_en": c, "group": g} for c, g in

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import itertools
 import json
 
@@ -10,7 +11,18 @@ import pyogrio
 import pytest
 import yaml
 
-from .conftest import TINY
+from constraints import registry
+from optimizer.engine.compile import compile_model
+from optimizer.engine.decode import decode
+from optimizer.engine.instance import load_instance
+from optimizer.engine.phasing import compile_phased, period_objectives, solve_myopic, verify_nesting
+from optimizer.engine.reachability import reachability
+from optimizer.engine.run import solve_scenario
+from optimizer.engine.scenario import load_scenario
+from optimizer.engine.solvers import get_adapter
+
+from .helpers import Hookless, tiny_raw, write_scenario
+from .test_family_sites import grid
 
 # tiny objective per conversion (see test_tiny.py): value[use][parcel]; p3 strict, p6 buffer (no SKK)
 VALUE = {"SKK": {1: 5, 2: 4, 4: 3, 5: 12}, "TMD": {1: 1, 2: 0, 4: 6, 5: 2, 6: 6}}
@@ -46,17 +58,13 @@ def brute_force():
 
 @pytest.fixture
 def phased(tmp_path):
-    raw = yaml.safe_load(TINY.read_text())
-    raw["parcels"]["path"] = str(TINY.parent / "parcels.geojson")
-    raw["constraints"]["allowed_uses"]["layer"] = str(TINY.parent / "zones.geojson")
+    raw = tiny_raw()
     raw["periods"] = {
         "2030": {"weight": WEIGHT["2030"]},
         "2050": {"weight": WEIGHT["2050"], "overrides": {"quotas": {
             "SKK": {"lo": 4, "hi": 5}, "TMD": {"lo": 1, "hi": 3}}}},
     }
-    path = tmp_path / "phased.yaml"
-    path.write_text(yaml.safe_dump(raw, allow_unicode=True))
-    return path
+    return write_scenario(tmp_path / "phased.yaml", raw)
 
 
 def test_joint_optimum_equals_brute_force(cli, phased, tmp_path):
@@ -94,26 +102,28 @@ def test_verify_catches_unbuilt_parcel(cli, phased, tmp_path):
     assert "phasing" in {v["family"] for v in json.loads(res.stdout)["violations"]}
 
 
+LATER_KCN = {"constraints": {"sites": {"neighbourhood": 1.0,
+                                     "sites": [{"name": "KCN", "use": "SKK", "min_ha": 6, "max_ha": 6}]}}}
+"""the 2050 park: up to 6 ha"""
+
+
+def expanding_park(tmp_path):
+    """A row of 12 one-hectare cells with suitability 9, 8, five 0s, five 7s; a 2 ha park KCN in 2030
+    expanded to the 6 ha park KCN of 2050. Returns the scenario's path and raw dict."""
+    values = [[9, 8, 0, 0, 0, 0, 0, 7, 7, 7, 7, 7]]
+    path = grid(tmp_path, values, [{"name": "KCN", "use": "SKK", "min_ha": 2, "max_ha": 2}], cfg={"neighbourhood": 1.0})
+    raw = yaml.safe_load(path.read_text())
+    raw["periods"] = {"2030": {}, "2050": {"overrides": LATER_KCN, "site_expansions": {"KCN": "KCN"}}}
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False))
+    return path, raw
+
+
 def test_expanded_site_grows_from_its_earlier_candidates(tmp_path):
     """A row of 12 one-hectare cells. In 2030 a 2 ha park settles on the 9, 8 at the left end; alone,
     the 2050 park of up to 6 ha would centre on the run of 7s at the right end and could not contain
     it. Phasing seeds the 2050 neighbourhood with the 2030 candidates, so the expansion holds them
     and the joint plan keeps the 2030 park inside the 2050 one."""
-    from optimizer.engine.compile import compile_model
-    from optimizer.engine.instance import load_instance
-    from optimizer.engine.phasing import compile_phased
-    from optimizer.engine.scenario import load_scenario
-    from optimizer.engine.solvers import get_adapter
-
-    from .test_family_sites import grid
-
-    values = [[9, 8, 0, 0, 0, 0, 0, 7, 7, 7, 7, 7]]
-    path = grid(tmp_path, values, [{"name": "KCN", "use": "SKK", "min_ha": 2, "max_ha": 2}], cfg={"neighbourhood": 1.0})
-    raw = yaml.safe_load(path.read_text())
-    later = {"constraints": {"sites": {"neighbourhood": 1.0,
-                                       "sites": [{"name": "KCN", "use": "SKK", "min_ha": 6, "max_ha": 6}]}}}
-    raw["periods"] = {"2030": {}, "2050": {"overrides": later, "site_expansions": {"KCN": "KCN"}}}
-    path.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False))
+    path, raw = expanding_park(tmp_path)
     loaded = load_scenario(path)
     inst = load_instance(loaded)
     phased = compile_phased(inst, loaded)
@@ -121,7 +131,7 @@ def test_expanded_site_grows_from_its_earlier_candidates(tmp_path):
     assert sorted(inst.ids[cand[0]]) == [1, 2]
     assert set(inst.ids[cand[0]]) <= set(inst.ids[cand[1]])
     # without the seeds the 2050 neighbourhood lies at the right end
-    alone = {k: v for k, v in raw.items() if k != "periods"} | later
+    alone = {k: v for k, v in raw.items() if k != "periods"} | LATER_KCN
     (tmp_path / "alone.yaml").write_text(yaml.safe_dump(alone, allow_unicode=True, sort_keys=False))
     la = load_scenario(tmp_path / "alone.yaml")
     fam = next(f for f in compile_model(inst, la).families if f.name == "sites")
@@ -136,10 +146,6 @@ def nested(a, b):
 
 def test_myopic_matches_brute_force_and_never_beats_joint(phased):
     """Myopic = the best 2030 plan alone, then the best 2050 plan that keeps it (enumerated here)."""
-    from optimizer.engine.instance import load_instance
-    from optimizer.engine.phasing import compile_phased, period_objectives, solve_myopic
-    from optimizer.engine.scenario import load_scenario
-
     loaded = load_scenario(phased)
     ph = compile_phased(load_instance(loaded), loaded)
     periods, x = solve_myopic(ph, loaded.scenario.solver)
@@ -151,3 +157,64 @@ def test_myopic_matches_brute_force_and_never_beats_joint(phased):
     assert period_objectives(ph, x) == pytest.approx([p.objective for p in periods])
     myopic_total = WEIGHT["2030"] * periods[0].objective + WEIGHT["2050"] * periods[1].objective
     assert myopic_total <= brute_force() + 1e-9
+
+
+def test_a_family_without_hooks_leaves_a_phased_plan_unchanged(phased, tmp_path, monkeypatch):
+    """A family that declares none of the optional hooks (the defaults) compiles into every period
+    but adds no link row, no reachability item and no nesting check: the joint plan stays the same."""
+    monkeypatch.setitem(registry(), Hookless.name, Hookless)
+    raw = yaml.safe_load(phased.read_text())
+    raw["constraints"][Hookless.name] = {}
+    outcomes = []
+    for path in (phased, write_scenario(tmp_path / "hookless.yaml", raw)):
+        loaded = load_scenario(path)
+        inst = load_instance(loaded)
+        ph = compile_phased(inst, loaded)
+        res = get_adapter("highs").solve(ph.model, loaded.scenario.solver)
+        plans = [(b.name, decode(b.compiled, inst, ph.x_of(b, res.x))) for b in ph.blocks]
+        outcomes.append({"families": [sorted(f.name for f in b.compiled.families) for b in ph.blocks],
+                         "links": int((ph.model.rows["family"] == "phasing").sum()),
+                         "reachability": [reachability(b.compiled, inst) for b in ph.blocks],
+                         "nesting": verify_nesting(loaded, plans), "objective": res.objective})
+    plain, hookless = outcomes
+    assert all(Hookless.name in names and Hookless.name not in before
+               for names, before in zip(hookless.pop("families"), plain.pop("families")))
+    assert hookless["objective"] == pytest.approx(plain.pop("objective")) == brute_force()
+    hookless.pop("objective")
+    assert hookless == plain and plain["links"] > 0 and plain["nesting"] == []
+
+
+def test_expanded_site_is_linked_on_the_site_field(tmp_path):
+    """The 12-cell row of the test above: every y[p, KCN] of 2030 is tied to y[p, KCN] of 2050 by one
+    phasing row, matched on the columns table's ``site`` field, which only the y columns carry."""
+    loaded = load_scenario(expanding_park(tmp_path)[0])
+    ph = compile_phased(load_instance(loaded), loaded)
+    cols = ph.model.columns
+    labelled = cols["site"].notna().to_numpy()
+    assert (labelled == cols["key"].str.fullmatch(r"KCN: \d+").to_numpy()).all()   # y[p, KCN] = "KCN: <parcel id>"
+    assert (cols.loc[labelled, "family"] == "sites").all() and (cols.loc[labelled, "use"] == "SKK").all()
+    links = ph.model.A.tocsr()[np.nonzero((ph.model.rows["family"] == "phasing").to_numpy())[0]]
+    pairs = set()
+    for r in range(links.shape[0]):
+        row = links.getrow(r)
+        first, then = row.indices[row.data > 0][0], row.indices[row.data < 0][0]
+        pairs.add((cols["period"].iat[first], cols["site"].iat[first], cols["parcel"].iat[first],
+                   cols["period"].iat[then], cols["site"].iat[then], cols["parcel"].iat[then]))
+    site_pairs = {p for p in pairs if isinstance(p[1], str)}
+    early = cols[labelled & (cols["period"] == "2030").to_numpy()]
+    assert site_pairs == {("2030", "KCN", p, "2050", "KCN", p) for p in early["parcel"]}
+
+
+def test_a_renamed_expansion_contains_its_earlier_site(tmp_path):
+    """site_expansions maps the later name to the earlier one ({"KCN 2050": "KCN"}): the 2030 park keeps
+    its 2 ha and every parcel of it lies in the 2050 park, as with an unchanged name."""
+    path, raw = expanding_park(tmp_path)
+    later = copy.deepcopy(LATER_KCN)
+    later["constraints"]["sites"]["sites"][0]["name"] = "KCN 2050"
+    raw["periods"]["2050"] = {"overrides": later, "site_expansions": {"KCN 2050": "KCN"}}
+    outcome = solve_scenario(load_scenario(write_scenario(tmp_path / "renamed.yaml", raw)), tmp_path / "run")
+    assert outcome.exit_code == 0 and outcome.run["verify"]["ok"]
+    plan = outcome.allocation
+    park_2030 = set(plan.loc[(plan["period"] == "2030") & (plan["site"] == "KCN"), "parcel_id"])
+    park_2050 = set(plan.loc[(plan["period"] == "2050") & (plan["site"] == "KCN 2050"), "parcel_id"])
+    assert len(park_2030) == 2 and park_2030 <= park_2050

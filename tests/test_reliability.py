@@ -91,9 +91,9 @@ def test_kill_during_write_keeps_previous_run(tmp_path):
 def test_solver_garbage_is_refused(cli, monkeypatch, tmp_path):
     import optimizer.engine.run as run_mod
     from optimizer.engine.solvers import get_adapter
-    from optimizer.engine.solvers.base import SolveResult
+    from optimizer.engine.solvers.base import Adapter, SolveResult
 
-    class Garbage:
+    class Garbage(Adapter):
         name = "highs"
 
         def version(self):

@@ -215,6 +215,28 @@ def test_compare_by_store_ids(cli, store, base_run, whatif_run):
     assert r.exit_code == 2 and "neither a run directory nor a run id" in r.stderr
 
 
+
+def test_a_failing_write_keeps_the_old_file_and_leaves_no_temp_file(base_run, whatif_run, tmp_path, monkeypatch):
+    """Outputs go through optimizer.engine.files: a writer that fails half-way leaves the previous file
+    under its name and no temporary file beside it."""
+    import reports.comparison
+    from reports.comparison import write_comparison
+
+    out = tmp_path / "compare"
+    write_comparison(base_run, whatif_run[0], out)
+    names = sorted(p.name for p in out.iterdir())
+    png = (out / "difference.png").read_bytes()
+
+    def half_then_fail(fig, target, fmt):
+        Path(target).write_bytes(b"half a picture")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(reports.comparison, "save_figure", half_then_fail)
+    with pytest.raises(OSError, match="disk full"):
+        write_comparison(base_run, whatif_run[0], out)
+    assert sorted(p.name for p in out.iterdir()) == names
+    assert (out / "difference.png").read_bytes() == png
+
 # --- sweep -----------------------------------------------------------------------------------------
 
 def _sweep_checks(summary: dict, out: Path) -> dict[int, float]:

@@ -1,6 +1,7 @@
 """`landalloc import-marxan` and `landalloc export-marxan`: Marxan with Zones projects in and out.
 
-Registered in ``optimizer/cli.py`` with ``main.add_command``. Heavy imports happen inside the commands.
+The work is in ``optimizer/workflows/marxan.py`` (import, solve, evaluate, export in order) on top of
+``optimizer/marxan/``; an imported project is solved by the same run spine as any scenario.
 """
 
 from __future__ import annotations
@@ -9,28 +10,65 @@ import sys
 from pathlib import Path
 
 import click
+from pydantic import ValidationError
 
+from optimizer.cli.terminal import (console, emit_json, err_console, fmt, fmt_gap, fmt_timings, handle_errors,
+                                    key_value_table)
+from optimizer.engine.errors import InputError
+from optimizer.engine.scenario import SolverSettings, format_validation_error, load_scenario
 from optimizer.engine.solvers import solver_names
-
-from optimizer.cli import _fmt, console, err_console, handle_errors
-from optimizer.engine.rundir import dumps
+from optimizer.workflows.marxan import export_project, import_and_solve
 
 
-def _summary_table(title: str, rows: list[tuple[str, str]]):
-    from rich.table import Table
-
-    t = Table(title=title, show_header=False, title_justify="left")
-    t.add_column(style="bold")
-    t.add_column()
-    for k, v in rows:
-        t.add_row(k, v)
-    return t
+def _solver_settings(**options) -> SolverSettings:
+    """The command line's solver options, refused with the option's name when out of range."""
+    try:
+        return SolverSettings(**options)
+    except ValidationError as err:
+        e = format_validation_error("import-marxan", err)
+        raise InputError("command line", f"--{str(e.field).replace('_', '-')}", e.message,
+                         "time limit > 0, 0 ≤ gap < 1, threads ≥ 1, seed ≥ 0") from None
 
 
 def _score_rows(prefix: str, d: dict) -> list[tuple[str, str]]:
-    return [(f"{prefix} score", _fmt(d["score"])),
-            (f"{prefix}  cost / connection / penalty", f"{_fmt(d['cost'])} / {_fmt(d['connection'])} / {_fmt(d['penalty'])}"),
+    return [(f"{prefix} score", fmt(d["score"])),
+            (f"{prefix}  cost / connection / penalty", f"{fmt(d['cost'])} / {fmt(d['connection'])} / {fmt(d['penalty'])}"),
             (f"{prefix}  targets missed", str(d.get("targets_missed", 0)))]
+
+
+def _import_rows(data: dict) -> list[tuple[str, str]]:
+    """The import (and solve / evaluation) as the summary table's rows."""
+    rows = [("scenario", data["scenario"]), ("project", data["project"]),
+            ("planning units", str(data["planning_units"])),
+            ("zones", ", ".join(f"{i} {n}" for n, i in data["zones"].items())),
+            ("features", str(data["features"])), ("boundary pairs / BLM", f"{data['boundary_pairs']} / {fmt(data['blm'])}"),
+            ("targets", data["targets"]), ("penalties", data["penalties"])]
+    if "solve" in data:
+        s = data["solve"]
+        rows += [("status", f"{s['status']} ({s['termination']})"),
+                 ("exact objective (Marxan score)", fmt(s.get("objective"))), ("best bound", fmt(s.get("bound"))),
+                 ("gap", fmt_gap(s.get("gap"))),
+                 ("solver", f"{s['solver']} {s['solver_version']}"),
+                 ("model", "{columns} columns, {rows} rows, {nonzeros} nonzeros".format(**s["model"])),
+                 ("time", fmt_timings(s.get("timings") or {}))]
+        if "score" in s:
+            rows += _score_rows("plan", s["score"])
+        rows.append(("run", s["run_dir"]))
+    if "evaluate" in data:
+        ev = data["evaluate"]
+        rows += [("evaluated", ev["file"])] + _score_rows("evaluated", ev)
+        if "above_optimum" in ev:
+            rows.append(("evaluated − exact", f"{fmt(ev['above_optimum'])} ({ev['above_optimum_rel']:.4%})"))
+        rows.append(("evaluated locks / puzone", "ok" if not ev["violations"] else
+                     "[red]" + "; ".join(v["message"] for v in ev["violations"]) + "[/]"))
+        if "landalloc" in ev:
+            la = ev["landalloc"]
+            rows.append(("landalloc verify", "—" if la.get("ok") is None else "0 violations" if la["ok"]
+                         else f"[red]{len(la.get('violations', []))} violation(s)[/] " + "; ".join(
+                             v["message"] for v in la.get("violations", []))[:300]))
+            if "landalloc_objective" in la:
+                rows.append(("landalloc objective", fmt(la["landalloc_objective"])))
+    return rows
 
 
 @click.command("import-marxan")
@@ -70,85 +108,19 @@ def import_marxan(project, out, targets, linearization, do_solve, best, solver, 
     Exit codes: 0 imported (and solved), 1 the evaluated plan breaks a lock or puzone, 2 bad input,
     3 hard targets infeasible, 4 no solution within the limits.
     """
-    from optimizer.marxan.scenario import import_project, solve_marxan_scenario
-    from pydantic import ValidationError
-
-    from optimizer.engine.errors import InputError
-    from optimizer.engine.scenario import SolverSettings, format_validation_error
-
-    imported = import_project(project, out, targets=targets, linearization=linearization)
-    p = imported.project
-    data: dict = {"scenario": str(imported.scenario_path), "project": str(p.input_dat), "planning_units": p.n_pu,
-                  "zones": dict(zip(p.zone_names, p.zone_ids.tolist())), "features": p.n_features,
-                  "boundary_pairs": int(len(p.bound_i)), "blm": p.blm, "targets": targets,
-                  "penalties": p.penalty_source, "warnings": list(p.warnings)}
-    exit_code = 0
-    optimum = None
-    if do_solve:
-        try:
-            settings = SolverSettings(name=solver, time_limit=time_limit, gap=gap, threads=threads, seed=seed)
-        except ValidationError as err:
-            e = format_validation_error("import-marxan", err)
-            raise InputError("command line", f"--{str(e.field).replace('_', '-')}", e.message,
-                             "time limit > 0, 0 ≤ gap < 1, threads ≥ 1, seed ≥ 0") from None
-        outcome = solve_marxan_scenario(imported.loaded, Path(out) / "run", settings)
-        run = outcome.run
-        data["solve"] = {k: run.get(k) for k in ("status", "termination", "objective", "bound", "gap", "solver",
-                                                 "solver_version", "timings", "model", "reachability")}
-        data["solve"]["run_dir"] = str(outcome.out)
-        if "marxan" in run and "score" in run["marxan"]:
-            data["solve"]["score"] = {k: v for k, v in run["marxan"]["score"].items() if k != "features"}
-        if "diagnosis" in run:
-            data["solve"]["diagnosis"] = run["diagnosis"]
-        optimum = run.get("objective")
-        exit_code = outcome.exit_code
-    if best is not None:
-        from optimizer.marxan.scenario import evaluate_file
-
-        ev = evaluate_file(p, best, optimum)
-        data["evaluate"] = ev
-        if ev["violations"] and exit_code == 0:
-            exit_code = 1
+    settings = (_solver_settings(name=solver, time_limit=time_limit, gap=gap, threads=threads, seed=seed)
+                if do_solve else None)
+    data, exit_code, imported = import_and_solve(project, out, targets=targets, linearization=linearization,
+                                                         settings=settings, best=best)
     if as_json:
-        click.echo(dumps(data))
+        emit_json(data)
         sys.exit(exit_code)
-    rows = [("scenario", data["scenario"]), ("project", data["project"]),
-            ("planning units", str(p.n_pu)), ("zones", ", ".join(f"{i} {n}" for n, i in data["zones"].items())),
-            ("features", str(p.n_features)), ("boundary pairs / BLM", f"{len(p.bound_i)} / {_fmt(p.blm)}"),
-            ("targets", targets), ("penalties", p.penalty_source)]
-    if "solve" in data:
-        s = data["solve"]
-        gap_v = s.get("gap")
-        rows += [("status", f"{s['status']} ({s['termination']})"),
-                 ("exact objective (Marxan score)", _fmt(s.get("objective"))), ("best bound", _fmt(s.get("bound"))),
-                 ("gap", "—" if gap_v is None else f"{gap_v:.4%}"),
-                 ("solver", f"{s['solver']} {s['solver_version']}"),
-                 ("model", "{columns} columns, {rows} rows, {nonzeros} nonzeros".format(**s["model"])),
-                 ("time", ", ".join(f"{k[:-2]} {v:.2f}s" for k, v in (s.get("timings") or {}).items()))]
-        if "score" in s:
-            rows += _score_rows("plan", s["score"])
-        rows.append(("run", s["run_dir"]))
-    if "evaluate" in data:
-        ev = data["evaluate"]
-        rows += [("evaluated", ev["file"])] + _score_rows("evaluated", ev)
-        if "above_optimum" in ev:
-            rows.append(("evaluated − exact", f"{_fmt(ev['above_optimum'])} ({ev['above_optimum_rel']:.4%})"))
-        rows.append(("evaluated locks / puzone", "ok" if not ev["violations"] else
-                     "[red]" + "; ".join(v["message"] for v in ev["violations"]) + "[/]"))
-        if "landalloc" in ev:
-            la = ev["landalloc"]
-            rows.append(("landalloc verify", "—" if la.get("ok") is None else "0 violations" if la["ok"]
-                         else f"[red]{len(la.get('violations', []))} violation(s)[/] " + "; ".join(
-                             v["message"] for v in la.get("violations", []))[:300]))
-            if "landalloc_objective" in la:
-                rows.append(("landalloc objective", _fmt(la["landalloc_objective"])))
-    console.print(_summary_table(f"import-marxan · {p.name}", rows))
-    for w in p.warnings:
+    console.print(key_value_table(f"import-marxan · {imported.project.name}", _import_rows(data)))
+    for w in data["warnings"]:
         err_console.print(f"[yellow]warning:[/] {w}", highlight=False)
-    if "solve" in data and "diagnosis" in data["solve"]:
-        for d in data["solve"]["diagnosis"]:
-            err_console.print(f"  target {d['key']}: requires {d['required']:,.4g}, at most {d['achievable']:,.4g} "
-                              "is reachable", highlight=False)
+    for d in data.get("solve", {}).get("diagnosis", []):
+        err_console.print(f"  target {d['key']}: requires {d['required']:,.4g}, at most {d['achievable']:,.4g} "
+                          "is reachable", highlight=False)
     sys.exit(exit_code)
 
 
@@ -172,26 +144,14 @@ def export_marxan(scenario, out, as_json):
       landalloc export-marxan instances/tiny/tiny.yaml --out /tmp/tiny-marxan
       landalloc import-marxan /tmp/tiny-marxan --out /tmp/tiny-back --solve
     """
-    from optimizer.marxan.reader import read_project
-    from optimizer.marxan.scenario import is_marxan, marxan_settings
-    from optimizer.marxan.writer import export_scenario, write_project
-    from optimizer.engine.scenario import load_scenario
-
     loaded = load_scenario(scenario)
-    if is_marxan(loaded):
-        path, _, _ = marxan_settings(loaded)
-        p = read_project(path)
-        files = write_project(p, out)
-        data = {"project": str(out), "files": files, "planning_units": p.n_pu, "zones": list(p.zone_names),
-                "features": list(p.feature_names), "boundary_pairs": int(len(p.bound_i)), "not_exported": []}
-    else:
-        data = export_scenario(loaded, out).as_dict()
+    data = export_project(loaded, out)
     if as_json:
-        click.echo(dumps(data))
+        emit_json(data)
         return
     rows = [("project", data["project"]), ("planning units", str(data["planning_units"])),
             ("zones", ", ".join(data["zones"])), ("features", ", ".join(data["features"]) or "—"),
             ("boundary pairs", str(data["boundary_pairs"])), ("files", ", ".join(data["files"]))]
-    console.print(_summary_table(f"export-marxan · {loaded.scenario.name}", rows))
+    console.print(key_value_table(f"export-marxan · {loaded.scenario.name}", rows))
     for x in data["not_exported"]:
         err_console.print(f"[yellow]not exported:[/] {x}", highlight=False)

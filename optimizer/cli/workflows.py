@@ -1,34 +1,32 @@
 """Scenario workflows on the command line: `landalloc whatif`, `compare`, `sweep` and `runs`.
 
-Registered on the main group by one line each at the end of ``optimizer/cli.py``; the work is in
-``optimizer/whatif.py``, ``compare.py``, ``sweep.py`` and ``store.py``. As everywhere, ``--json``
-puts only JSON on stdout; messages and progress go to stderr.
+The work is in ``optimizer/workflows/`` (whatif, compare, sweep, store) and, for the comparison's
+files and map, ``reports.comparison``. As everywhere, ``--json`` puts only JSON on stdout; messages
+and progress go to stderr. ``reports.comparison`` is imported inside `compare`, not here: it loads
+matplotlib, which would add about 0.6 s to every `landalloc --help`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 from pathlib import Path
 
 import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from optimizer.cli.terminal import (console, emit_json, err_console, fmt, handle_errors, key_value_table, log,
+                                    print_diagnosis, print_run_summary, print_written, table, warn)
+from optimizer.engine.errors import InputError
 from optimizer.engine.rundir import dumps
+from optimizer.engine.scenario import load_scenario
+from optimizer.workflows.store import Recorder, jsonable, open_store
+from optimizer.workflows.sweep import check_executor, run_sweep
+from optimizer.workflows.whatif import make_variant, parse_set_items, solve_variant
 
 STORE_HELP = ("run store to record into: a GeoPackage path or postgresql://user@host:port/db "
               "(default: $LANDALLOC_STORE or ~/.landalloc/runs.gpkg; 'none' records nothing)")
-
-
-def _ui():
-    # imported here, not at the top: optimizer/cli.py imports this module at its end
-    from optimizer.cli import _fmt, console, err_console, handle_errors, print_diagnosis, print_run_summary
-
-    return _fmt, console, err_console, handle_errors, print_diagnosis, print_run_summary
-
-
-def _warn(msg: str) -> None:
-    _ui()[2].print(msg, highlight=False, markup=False, style="yellow")
+STORE_READ_HELP = "GeoPackage path or postgresql:// URL (default: $LANDALLOC_STORE or ~/.landalloc/runs.gpkg)"
 
 
 # --- whatif ------------------------------------------------------------------------------------------
@@ -44,6 +42,7 @@ def _warn(msg: str) -> None:
 @click.option("--marginals/--no-marginals", default=None, help="re-solve binding quotas moved by one unit "
               "(default: scenario explain.marginal_values)")
 @click.option("--json", "as_json", is_flag=True, help="print run.json (without the scenario) to stdout only")
+@handle_errors
 def whatif(base, items, out, store, marginals, as_json):
     """Solve a variant of BASE with some fields changed, without writing a scenario file.
 
@@ -57,30 +56,20 @@ def whatif(base, items, out, store, marginals, as_json):
           --set objective.terms.forest_loss.weight=-5 --out runs/tiny-whatif
       landalloc whatif scenario.yaml --set quotas.SKK.hi=250 --set solver.time_limit=60 --json
     """
-    _ui()[3](_whatif)(base, items, out, store, marginals, as_json)
-
-
-def _whatif(base, items, out, store, marginals, as_json):
-    from optimizer.engine.errors import InputError
-    from optimizer.engine.scenario import load_scenario
-    from optimizer.workflows.store import Recorder
-    from optimizer.workflows.whatif import make_variant, parse_set_items, solve_variant
-
-    _fmt, console, err_console, _, print_diagnosis, print_run_summary = _ui()
     loaded = load_scenario(base)
     overrides, labels = parse_set_items(items)
     if not overrides:
         raise InputError("--set", None, "no override given; a what-if changes at least one field",
                          "e.g. --set quotas.SKK.hi=250 (or use `landalloc solve`)")
     variant = make_variant(loaded, overrides, labels=labels, drop=() if out else ("output",))
-    recorder = Recorder(store, _warn)
+    recorder = Recorder(store, warn)
     outcome = solve_variant(variant, out, {"overrides": overrides, "whatif_base": str(Path(base).absolute())},
-                            marginals=marginals, log=lambda msg: err_console.print(msg, highlight=False, style="dim"))
+                            marginals=marginals, log=log)
     store_id = recorder.record(outcome.run, outcome.allocation, kind="whatif", run_dir=outcome.out)
     if as_json:
         data = {k: v for k, v in outcome.run.items() if k != "scenario"}
         data.update(store_id=store_id, store=recorder.location, run_dir=str(outcome.out) if outcome.out else None)
-        click.echo(dumps(data))
+        emit_json(data)
         print_diagnosis(outcome.run)
     else:
         console.print("what-if: " + ", ".join(f"{k} = {v!r}" for k, v in overrides.items()), highlight=False)
@@ -101,6 +90,7 @@ def _whatif(base, items, out, store, marginals, as_json):
               help="directory for kpis.csv, changed.gpkg (layer changed), difference.png/.svg and compare.json")
 @click.option("--store", help="run store holding runs given by id (default: $LANDALLOC_STORE or ~/.landalloc/runs.gpkg)")
 @click.option("--json", "as_json", is_flag=True, help="print the comparison as JSON to stdout only")
+@handle_errors
 def compare(run_a, run_b, out, store, as_json):
     """Compare two runs: KPIs side by side, the parcels whose use changed, and a difference map.
 
@@ -116,40 +106,53 @@ def compare(run_a, run_b, out, store, as_json):
       landalloc compare runs/tiny runs/tiny-whatif --out runs/compare-tiny
       landalloc compare 3 7 --store runs.gpkg --json
     """
-    _ui()[3](_compare)(run_a, run_b, out, store, as_json)
+    from reports.comparison import write_comparison
 
-
-def _compare(run_a, run_b, out, store, as_json):
-    from rich.table import Table
-
-    from optimizer.workflows.compare import compare_runs
-
-    _fmt, console, err_console, *_ = _ui()
-    res = compare_runs(run_a, run_b, out, store)
+    res = write_comparison(run_a, run_b, out, store)
     if as_json:
-        click.echo(dumps(res))
+        emit_json(res)
         return
-    t = Table(title=f"A: {res['a']}  vs  B: {res['b']}", title_justify="left")
-    for col, just in (("kpi", "left"), ("key", "left"), ("A", "right"), ("B", "right"), ("B − A", "right")):
-        t.add_column(col, justify=just)
+    t = table(f"A: {res['a']}  vs  B: {res['b']}",
+              (("kpi", "left"), ("key", "left"), ("A", "right"), ("B", "right"), ("B − A", "right")))
     for r in res["kpis"]:
-        t.add_row(r["kind"], str(r["key"]), _fmt(r["a"], 2), _fmt(r["b"], 2), _fmt(r["diff"], 2))
+        t.add_row(r["kind"], str(r["key"]), fmt(r["a"], 2), fmt(r["b"], 2), fmt(r["diff"], 2))
     console.print(t)
-    d = Table(title="parcels by difference", title_justify="left")
-    for col in ("kind", "parcels", "ha"):
-        d.add_column(col)
+    d = table("parcels by difference", ("kind", "parcels", "ha"))
     for k, v in res["differences"].items():
         d.add_row(k, str(v["parcels"]), f"{v['area_ha']:,.2f}")
     console.print(d)
     for n in res["notes"]:
         err_console.print(f"note: {n}", highlight=False, markup=False)
-    for k, p in res["files"].items():
-        console.print(f"written {k}: {p}", highlight=False)
+    print_written(res["files"])
     if not res["files"]:
         err_console.print("(give --out DIR to write changed.gpkg, kpis.csv and the difference map)")
 
 
 # --- sweep -------------------------------------------------------------------------------------------
+
+class SweepProgress:
+    """A progress bar over the sweep's points on stderr; each finished point is recorded in the run store
+    as it arrives, so an interrupted sweep keeps what it finished."""
+
+    def __init__(self, recorder: Recorder):
+        self.recorder, self.task_id = recorder, None
+        self.bar = Progress(TextColumn("sweep"), BarColumn(), MofNCompleteColumn(), TextColumn("runs"),
+                            TimeElapsedColumn(), console=err_console, transient=False)
+
+    def start(self, n: int) -> None:
+        self.bar.start()
+        self.task_id = self.bar.add_task("sweep", total=n)
+
+    def result(self, res: dict) -> int | None:
+        sid = None
+        if res.get("run") is not None:
+            sid = self.recorder.record(res["run"], res.get("allocation"), kind="sweep",
+                                       run_dir=Path(res["run_dir"]) if res.get("run_dir") else None)
+        self.bar.advance(self.task_id)
+        if res.get("error"):
+            self.bar.console.print(f"point {res['index']}: {res['error']}", highlight=False, markup=False, style="red")
+        return sid
+
 
 @click.command()
 @click.argument("base", type=click.Path(path_type=Path))
@@ -165,6 +168,7 @@ def _compare(run_a, run_b, out, store, as_json):
               help="marginal-value re-solves at every point (off: they multiply the work)")
 @click.option("--store", help=STORE_HELP)
 @click.option("--json", "as_json", is_flag=True, help="print the sweep summary as JSON to stdout only")
+@handle_errors
 def sweep(base, grid, out, executor, scheduler, workers, marginals, store, as_json):
     """Run BASE once per point of a parameter grid and tabulate the results.
 
@@ -184,65 +188,23 @@ def sweep(base, grid, out, executor, scheduler, workers, marginals, store, as_js
       landalloc sweep scenario.yaml --grid sweep.yaml --out runs/sweep-dask --executor dask --workers 2
       landalloc sweep scenario.yaml --grid sweep.yaml --executor dask --scheduler tcp://10.0.0.5:8786 --json
     """
-    _ui()[3](_sweep)(base, grid, out, executor, scheduler, workers, marginals, store, as_json)
-
-
-def _sweep(base, grid, out, executor, scheduler, workers, marginals, store, as_json):
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-    from rich.table import Table
-
-    from optimizer.engine.errors import InputError
-    from optimizer.engine.scenario import load_scenario
-    from optimizer.workflows.store import Recorder
-    from optimizer.workflows.sweep import check_executor, run_sweep
-
-    _fmt, console, err_console, *_ = _ui()
-    check_executor(executor, scheduler)
-    if workers is not None and workers < 1:
-        raise InputError("--workers", str(workers), "must be at least 1", "e.g. --workers 2")
-    loaded = load_scenario(base)
-    if out is None:
-        od = loaded.scenario.output.dir
-        out = Path(os.path.normpath(str(loaded.resolve(od, "output.dir")) + "-sweep")) if od else \
-            Path(f"sweep-{loaded.scenario.name}")
-    recorder = Recorder(store, _warn)
-    progress = Progress(TextColumn("sweep"), BarColumn(), MofNCompleteColumn(), TextColumn("runs"),
-                        TimeElapsedColumn(), console=err_console, transient=False)
-    task_id = None
-
-    def on_start(n: int) -> None:
-        nonlocal task_id
-        progress.start()
-        task_id = progress.add_task("sweep", total=n)
-
-    def on_result(res: dict) -> int | None:
-        sid = None
-        if res.get("run") is not None:
-            sid = recorder.record(res["run"], res.get("allocation"), kind="sweep",
-                                  run_dir=Path(res["run_dir"]) if res.get("run_dir") else None)
-        progress.advance(task_id)
-        if res.get("error"):
-            progress.console.print(f"point {res['index']}: {res['error']}", highlight=False, markup=False, style="red")
-        return sid
-
+    check_executor(executor, scheduler, workers)  # before the progress bar and the store open
+    progress = SweepProgress(Recorder(store, warn))
     with contextlib.ExitStack() as stack:
-        stack.callback(progress.stop)
-        summary = run_sweep(base, grid, out, executor=executor, scheduler=scheduler, workers=workers,
-                            marginals=marginals, on_start=on_start, on_result=on_result)
-    summary["store"] = recorder.location
+        stack.callback(progress.bar.stop)
+        summary = run_sweep(base, grid, out, executor=executor, scheduler=scheduler,
+                            workers=workers, marginals=marginals, on_start=progress.start, on_result=progress.result)
+    summary["store"] = progress.recorder.location
     if as_json:
-        click.echo(dumps(summary))
+        emit_json(summary)
     else:
-        t = Table(title=f"sweep · {loaded.scenario.name} · {summary['points']} runs ({executor})", title_justify="left")
         varying = [p for p in summary["parameters"] if len({str(r.get(p)) for r in summary["runs"]}) > 1]
         cols = ["index"] + varying + ["status", "objective", "changed_area_ha", "converted_forest_ha", "store_id"]
-        for c in cols:
-            t.add_column(c)
+        t = table(f"sweep · {summary['scenario_name']} · {summary['points']} runs ({executor})", cols)
         for r in summary["runs"]:
-            t.add_row(*[_fmt(r.get(c), 2) for c in cols])
+            t.add_row(*[fmt(r.get(c), 2) for c in cols])
         console.print(t)
-        for k, p in summary["files"].items():
-            console.print(f"written {k}: {p}", highlight=False)
+        print_written(summary["files"])
     sys.exit(summary["exit_code"])
 
 
@@ -260,15 +222,10 @@ def runs():
     """
 
 
-def _open(store):
-    from optimizer.workflows.store import open_store
-
-    return open_store(store)
-
-
 @runs.command("list")
-@click.option("--store", help="GeoPackage path or postgresql:// URL (default: $LANDALLOC_STORE or ~/.landalloc/runs.gpkg)")
+@click.option("--store", help=STORE_READ_HELP)
 @click.option("--json", "as_json", is_flag=True, help="print the runs as a JSON list to stdout only")
+@handle_errors
 def runs_list(store, as_json):
     """List recorded runs (id, kind, scenario, status, objective, …).
 
@@ -277,34 +234,24 @@ def runs_list(store, as_json):
       landalloc runs list --store runs.gpkg
       landalloc runs list --json
     """
-    _ui()[3](_runs_list)(store, as_json)
-
-
-def _runs_list(store, as_json):
-    from rich.table import Table
-
-    from optimizer.workflows.store import jsonable
-
-    _fmt, console, *_ = _ui()
-    st = _open(store)
+    st = open_store(store)
     rows = [jsonable(r) for r in st.list()]
     if as_json:
-        click.echo(dumps(rows))
+        emit_json(rows)
         return
-    t = Table(title=f"runs · {st.location}", title_justify="left")
     cols = ("id", "kind", "created", "scenario_name", "status", "objective", "gap", "solver", "changed_area_ha",
             "total_s", "run_dir")
-    for c in cols:
-        t.add_column(c)
+    t = table(f"runs · {st.location}", cols)
     for r in rows:
-        t.add_row(*[_fmt(r.get(c), 2) if c in ("changed_area_ha", "total_s") else _fmt(r.get(c)) for c in cols])
+        t.add_row(*[fmt(r.get(c), 2) if c in ("changed_area_ha", "total_s") else fmt(r.get(c)) for c in cols])
     console.print(t)
 
 
 @runs.command("show")
 @click.argument("run_id")
-@click.option("--store", help="GeoPackage path or postgresql:// URL (default: $LANDALLOC_STORE or ~/.landalloc/runs.gpkg)")
+@click.option("--store", help=STORE_READ_HELP)
 @click.option("--json", "as_json", is_flag=True, help="print the whole record (provenance, scenario, run.json) as JSON")
+@handle_errors
 def runs_show(run_id, store, as_json):
     """Show one recorded run with its provenance: merged scenario, overrides, inputs with sha256,
     solver settings, versions, timings and status.
@@ -314,37 +261,22 @@ def runs_show(run_id, store, as_json):
       landalloc runs show 3
       landalloc runs show 3 --store postgresql://planner@db.local:5432/landalloc --json
     """
-    _ui()[3](_runs_show)(run_id, store, as_json)
-
-
-def _runs_show(run_id, store, as_json):
-    from rich.table import Table
-
-    from optimizer.workflows.store import jsonable
-
-    _fmt, console, *_ = _ui()
-    st = _open(store)
+    st = open_store(store)
     rec, _ = st.get(run_id)
     rec = jsonable(rec)
     if as_json:
-        click.echo(dumps(rec))
+        emit_json(rec)
         return
-    t = Table(title=f"run {rec['id']} · {st.location}", show_header=False, title_justify="left")
-    t.add_column(style="bold")
-    t.add_column()
-    for k, v in rec.items():
-        if k in ("run", "scenario"):
-            continue
-        if isinstance(v, (dict, list)):
-            v = dumps(v)
-        t.add_row(k, _fmt(v))
-    console.print(t)
+    console.print(key_value_table(f"run {rec['id']} · {st.location}",
+                                  ((k, fmt(dumps(v) if isinstance(v, (dict, list)) else v))
+                                   for k, v in rec.items() if k not in ("run", "scenario"))))
 
 
 @runs.command("delete")
 @click.argument("run_id")
-@click.option("--store", help="GeoPackage path or postgresql:// URL (default: $LANDALLOC_STORE or ~/.landalloc/runs.gpkg)")
+@click.option("--store", help=STORE_READ_HELP)
 @click.option("--json", "as_json", is_flag=True, help='print {"deleted": ID} as JSON')
+@handle_errors
 def runs_delete(run_id, store, as_json):
     """Delete one recorded run and its allocation layer (run directories on disk are left alone).
 
@@ -352,15 +284,9 @@ def runs_delete(run_id, store, as_json):
     Example:
       landalloc runs delete 3
     """
-    _ui()[3](_runs_delete)(run_id, store, as_json)
-
-
-def _runs_delete(run_id, store, as_json):
-    _fmt, console, *_ = _ui()
-    st = _open(store)
-    if not st.delete(run_id):
-        raise st._missing(run_id)
+    st = open_store(store)
+    st.remove(run_id)
     if as_json:
-        click.echo(dumps({"deleted": int(run_id), "store": st.location}))
+        emit_json({"deleted": int(run_id), "store": st.location})
     else:
         console.print(f"deleted run {run_id} from {st.location}", highlight=False)

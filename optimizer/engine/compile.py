@@ -2,7 +2,8 @@
 
 Order: families prepare (read their layers) → screen ineligible (parcel, use) pairs with reasons →
 columns for eligible pairs only (one "keep current use" column per parcel plus one per admitted
-conversion) → objective → assignment rows (exactly one use per parcel) → each family's rows.
+conversion) → objective → assignment rows (exactly one use per parcel) → each family's rows (and
+the extra fields families label their columns with, e.g. ``site``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from constraints._api import CompileContext
 
 from optimizer.engine.instance import Instance
 from optimizer.engine.model import CompiledModel, ModelBuilder
+from optimizer.engine.objective import objective_coefficients
 from optimizer.engine.scenario import LoadedScenario
 
 ASSIGN = "assign"
@@ -51,30 +53,6 @@ def screen(instance: Instance, loaded: LoadedScenario, families: list[Family]) -
     table = (pd.concat(parts, ignore_index=True) if parts
              else pd.DataFrame({"parcel": np.zeros(0, np.int64), "use": [], "family": [], "reason": []}))
     return eligible, table.sort_values(["parcel", "use", "family"], kind="stable").reset_index(drop=True)
-
-
-def objective_coefficients(instance: Instance, loaded: LoadedScenario, parcel: np.ndarray, use: np.ndarray,
-                           keep: np.ndarray) -> np.ndarray:
-    """Σ_terms weight · value · area over conversion columns; keep columns cost nothing."""
-    sc = loaded.scenario
-    coef = np.zeros(len(parcel))
-    for name, term in sc.objective.terms.items():
-        who = f"objective.terms.{name}"
-        uses = term.uses or (list(term.per_use) if term.per_use else sc.allocate)
-        for u in uses:
-            sel = (use == u) & ~keep
-            if term.per_use is not None:
-                if u not in term.per_use:
-                    continue
-                value = instance.column(term.per_use[u], who)[parcel[sel]]
-            elif term.column is not None:
-                value = instance.column(term.column, who)[parcel[sel]]
-            else:
-                value = np.ones(sel.sum())
-            if term.per_ha:
-                value = value * instance.area_ha[parcel[sel]]
-            coef[sel] += term.weight * value
-    return coef
 
 
 def compile_model(instance: Instance, loaded: LoadedScenario) -> Compiled:

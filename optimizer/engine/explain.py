@@ -1,10 +1,6 @@
-"""Explanations a planner can defend: why infeasible, which quotas bind and at what price, and
-near-optimal alternatives.
+"""Explanations a planner can defend: which quotas bind and at what price, and near-optimal
+alternatives (why a model is infeasible: ``diagnosis.py``).
 
-- **Infeasibility diagnosis** — an elastic re-solve: every soft row (quotas, site windows, land
-  balance, forest cover, resettlement) gets penalized slacks, weighted by the scenario's priorities;
-  the rows whose slack is positive are the conflicting requirements, each with its shortfall in the
-  row's unit (ha, households), and the elastic plan itself is written out.
 - **Marginal values** — by re-solving with the binding bound moved by one unit ("one more hectare"),
   not by LP duals: in a MIP the dual of a quota at the fixed integer solution describes a
   continuous relaxation that cannot move, and is often zero or misleading, while the re-solve
@@ -20,58 +16,11 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from optimizer.engine.compile import Compiled  # a phased problem offers the same .model
+from optimizer.engine.compile import Compiled
 from optimizer.engine.model import CompiledModel, extend, with_row_bounds
-from optimizer.engine.scenario import DiagnosisSettings, SolverSettings
+from optimizer.engine.scenario import SolverSettings
 from optimizer.engine.solvers import get_adapter
-from optimizer.engine.solvers.base import OPTIMAL, SolveResult
-
-
-def _period(model: CompiledModel, r: int) -> dict:
-    return {"period": model.rows["period"].iat[r]} if "period" in model.rows else {}
-
-
-def _weight(settings: DiagnosisSettings, family: str, key: str) -> float:
-    return settings.weights.get(f"{family}:{key}", settings.weights.get(family, settings.default_weight))
-
-
-def elastic_model(model: CompiledModel, settings: DiagnosisSettings) -> tuple[CompiledModel, pd.DataFrame]:
-    """The model with a slack on each relaxable side of each soft row; minimizes weighted slack."""
-    rows = model.rows
-    relax = rows["soft"].to_numpy(dtype=bool) & ~rows["family"].isin(settings.never_relax).to_numpy()
-    idx_lo = np.nonzero(relax & np.isfinite(model.row_lo))[0]
-    idx_hi = np.nonzero(relax & np.isfinite(model.row_hi))[0]
-    r = np.concatenate([idx_lo, idx_hi])
-    sign = np.concatenate([np.ones(len(idx_lo)), -np.ones(len(idx_hi))])
-    k = len(r)
-    slack = pd.DataFrame({"family": "diagnosis", "key": rows["key"].to_numpy()[r], "parcel": -1,
-                          "use": np.where(sign > 0, "below_lo", "above_hi"), "keep": False})
-    weights = np.array([_weight(settings, f, key) for f, key in zip(rows["family"].to_numpy()[r], rows["key"].to_numpy()[r])])
-    A_cols = sp.csr_matrix((sign, (r, np.arange(k))), shape=(model.n_rows, k))
-    c = np.zeros(model.n_cols)
-    elastic = extend(model, cols=slack, A_cols=A_cols, c_cols=weights, col_lo=np.zeros(k), col_hi=np.full(k, np.inf),
-                     integer=np.zeros(k, dtype=bool), c=c, sense="min")
-    info = pd.DataFrame({"row": r, "side": np.where(sign > 0, "lo", "hi"), "weight": weights,
-                         "column": model.n_cols + np.arange(k)})
-    return elastic, info
-
-
-def diagnose(compiled: Compiled, solver: SolverSettings, settings: DiagnosisSettings) -> tuple[SolveResult, list[dict], CompiledModel]:
-    model = compiled.model
-    elastic, info = elastic_model(model, settings)
-    result = get_adapter(solver.name).solve(elastic, solver)
-    out = []
-    if result.has_solution:
-        act = model.row_activity(result.x[: model.n_cols])
-        for r, side, col, w in info[["row", "side", "column", "weight"]].itertuples(index=False):
-            s = float(result.x[col])
-            if s <= 1e-6 * max(1.0, abs(model.row_lo[r] if side == "lo" else model.row_hi[r])):
-                continue
-            required = float(model.row_lo[r] if side == "lo" else model.row_hi[r])
-            out.append({"family": model.rows["family"].iat[r], "key": model.rows["key"].iat[r], "side": side,
-                        "unit": model.rows["unit"].iat[r], "required": required, "achievable": float(act[r]),
-                        "shortfall": s, "weight": float(w), **_period(model, r)})
-    return result, out, elastic
+from optimizer.engine.solvers.base import SolveResult
 
 
 def _room(model: CompiledModel, x: np.ndarray, up: bool) -> np.ndarray:
@@ -114,7 +63,7 @@ def binding_rows(model: CompiledModel, x: np.ndarray, tol: float = 1e-6) -> pd.D
     return out
 
 
-def marginal_values(compiled: Compiled, solver: SolverSettings, base: SolveResult, step: float = 1.0,
+def marginal_values(model: CompiledModel, solver: SolverSettings, base: SolveResult, step: float = 1.0,
                     max_rows: int = 20, time_limit: float | None = None) -> list[dict]:
     """Objective change when each binding soft row must hold `step` more units (one more hectare).
 
@@ -127,7 +76,6 @@ def marginal_values(compiled: Compiled, solver: SolverSettings, base: SolveResul
     per unit, each optimum lying between its incumbent and its bound. A relaxed bound (hi moved up)
     cannot worsen the optimum and a tightened one (lo moved up) cannot improve it, which cuts the
     range at 0. ``marginal_value`` is the difference of the two incumbents, clipped to that range."""
-    model = compiled.model
     adapter = get_adapter(solver.name)
     if time_limit is None:
         time_limit = min(solver.time_limit, max(10.0, 2.0 * base.time_s))
@@ -142,7 +90,7 @@ def marginal_values(compiled: Compiled, solver: SolverSettings, base: SolveResul
         else:
             new_lo, new_hi = lo, hi + step
         res = adapter.solve(with_row_bounds(model, r, new_lo, new_hi), solver)
-        item = {"family": row["family"], "key": row["key"], "side": row["side"], "unit": row["unit"], **_period(model, r),
+        item = {"family": row["family"], "key": row["key"], "side": row["side"], "unit": row["unit"], **model.row_period(r),
                 "bound": float(lo if row["side"] in ("lo", "both") else hi), "moved_to": float(new_lo if row["side"] in ("lo", "both") else new_hi),
                 "termination": res.termination, "gap": res.gap, "objective": res.objective}
         item["marginal_value"], item["marginal_range"] = _difference(base, res, step, relaxed=row["side"] == "hi",
@@ -184,12 +132,11 @@ def difference_cut(model: CompiledModel, n_assign: int, x_ref: np.ndarray, area:
 def alternatives(compiled: Compiled, solver: SolverSettings, best: SolveResult, area_per_column: np.ndarray,
                  converted: np.ndarray, k: int, min_difference_pct: float) -> list[tuple[SolveResult, CompiledModel]]:
     """Up to k plans, each at least min_difference_pct % of the best plan's converted area away from every earlier plan."""
-    model = compiled.model
     adapter = get_adapter(solver.name)
+    current = compiled.model
     min_area = min_difference_pct / 100.0 * float(area_per_column[converted].sum())
     plans = [best.x]
     out = []
-    current = model
     for i in range(k):
         rows, A = difference_cut(current, compiled.n_assign, plans[-1], area_per_column, min_area, f"differs from plan {i}")
         current = extend(current, rows=rows, A_rows=A)
@@ -202,4 +149,4 @@ def alternatives(compiled: Compiled, solver: SolverSettings, best: SolveResult, 
     return out
 
 
-__all__ = ["diagnose", "marginal_values", "alternatives", "binding_rows", "elastic_model", "OPTIMAL"]
+__all__ = ["marginal_values", "alternatives", "binding_rows"]

@@ -52,6 +52,10 @@ class CompiledModel:
     def row_activity(self, x: np.ndarray) -> np.ndarray:
         return self.A @ x
 
+    def row_period(self, r: int) -> dict:
+        """``{"period": …}`` for a row of a phased model, ``{}`` otherwise: merged into row reports."""
+        return {"period": self.rows["period"].iat[r]} if "period" in self.rows else {}
+
     def violations(self, x: np.ndarray, tol: float = 1e-6) -> pd.DataFrame:
         """Rows and bounds that ``x`` breaks by more than tol (scaled by |bound|): a solver-garbage check."""
         act = self.row_activity(x)
@@ -88,8 +92,10 @@ class ModelBuilder:
         return self._n_cols
 
     def add_columns(self, family: str, key, *, parcel=-1, use="", keep=False, cost=0.0, lo=0.0, hi=1.0,
-                    integer=True, count: int | None = None) -> np.ndarray:
-        """Append a block of columns; returns their indices. Scalars broadcast over ``count``."""
+                    integer=True, count: int | None = None, **fields) -> np.ndarray:
+        """Append a block of columns; returns their indices. Scalars broadcast over ``count``. ``fields``
+        are a family's own fields in the columns table (e.g. the sites family's ``site``), so later stages
+        match columns on data instead of parsing keys; columns of other blocks hold None there."""
         key = np.asarray(key, dtype=object)
         n = count if count is not None else len(key)
         table = pd.DataFrame({
@@ -98,6 +104,7 @@ class ModelBuilder:
             "parcel": np.broadcast_to(np.asarray(parcel, dtype=np.int64), (n,)),
             "use": np.broadcast_to(np.asarray(use, dtype=object), (n,)),
             "keep": np.broadcast_to(np.asarray(keep, dtype=bool), (n,)),
+            **{k: np.broadcast_to(np.asarray(v, dtype=object), (n,)) for k, v in fields.items()},
         })
         arrays = tuple(np.broadcast_to(np.asarray(v, dtype=t), (n,)).copy()
                        for v, t in ((cost, float), (lo, float), (hi, float), (integer, bool)))
@@ -127,6 +134,8 @@ class ModelBuilder:
 
     def build(self, ineligible: pd.DataFrame) -> CompiledModel:
         columns = pd.concat(self._col_blocks, ignore_index=True)
+        for name in columns.columns[5:]:  # the families' own fields: None, not NaN, where a block has none
+            columns[name] = columns[name].astype(object).where(columns[name].notna(), None)
         cost, lo, hi, integer = (np.concatenate([a[i] for a in self._col_arrays]) for i in range(4))
         for cols, coef in self._extra_cost:
             np.add.at(cost, cols, coef)

@@ -11,26 +11,29 @@ periods t → t+1:
 
 so a parcel developed by 2030 keeps its use in 2050, an expanded site contains its earlier site
 (and stays connected through its own contiguity rows in t+1), and the other sites of t+1 are new.
-An expanded site's candidate neighbourhood is grown from its earlier site's candidates (the sites
-family's ``include``), so every parcel the earlier site may take can stay in the expansion.
+
+The engine owns only "built stays built". Everything else a family carries from one period to the
+next goes through its period hooks (``Family.seed_period``, ``link_periods``, ``verify_periods``),
+called for every registered family with the earlier period's compiled model and the later period's
+settings: the sites family, for one, grows an expanded site's neighbourhood from its earlier site's
+candidates and adds the y rows above. This module knows no family's columns or config.
 """
 
 from __future__ import annotations
 
-import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from constraints._api import Violation
+from constraints._api import PeriodLink, Violation, match_columns, registry
 
 from optimizer.engine.compile import Compiled, compile_model
 from optimizer.engine.instance import Instance
 from optimizer.engine.model import CompiledModel
-from optimizer.engine.scenario import LoadedScenario, deep_merge, parse_scenario
+from optimizer.engine.scenario import LoadedScenario, Period, deep_merge, parse_scenario
 from optimizer.engine.solvers import get_adapter
 
 PHASING = "phasing"
@@ -65,36 +68,26 @@ def period_scenarios(loaded: LoadedScenario) -> list[tuple[str, LoadedScenario]]
     return out
 
 
-def _site_columns(model: CompiledModel) -> pd.DataFrame:
-    cols = model.columns
-    sel = (cols["family"] == "sites") & (cols["parcel"] >= 0) & (cols["use"] != "")
-    out = cols.loc[sel, ["key", "parcel"]].copy()
-    out["site"] = out["key"].str.rsplit(":", n=1).str[0]
-    out["col"] = out.index.to_numpy()
-    return out
-
-
-def _links(prev: pd.DataFrame, nxt: pd.DataFrame, on: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """(column in t, column in t+1 or -1) for every column of ``prev``, matched on ``on``."""
-    m = prev.merge(nxt, on=on, how="left", suffixes=("_t", "_n"))
-    return m["col_t"].to_numpy(dtype=np.int64), m["col_n"].fillna(-1).to_numpy(dtype=np.int64)
-
-
-def _seed_expansions(instance: Instance, lt: LoadedScenario, expansions: dict[str, str],
-                     prev: PeriodBlock) -> LoadedScenario:
-    """The period's scenario with each expanded site's ``include`` holding its earlier site's candidates."""
-    fam = next((f for f in prev.compiled.families if f.name == "sites"), None)
-    sites = lt.raw.get("constraints", {}).get("sites", {}).get("sites")
-    if not expansions or fam is None or not sites:
+def _seeded(instance: Instance, lt: LoadedScenario, period: Period, earlier: PeriodBlock) -> LoadedScenario:
+    """The period's scenario with what every family carries over from the earlier period merged in."""
+    link = PeriodLink(instance=instance, earlier=earlier.compiled.model, period=period)
+    overlay: dict = {}
+    for fam in registry().values():
+        overlay = deep_merge(overlay, fam.seed_period(link, lt))
+    if not overlay:
         return lt
-    earlier = fam.candidates()
-    raw = copy.deepcopy(lt.raw)
-    for site in raw["constraints"]["sites"]["sites"]:
-        old = expansions.get(site.get("name"))
-        if old in earlier:
-            seeds = list(site.get("include", [])) + instance.ids[earlier[old]].tolist()
-            site["include"] = list(dict.fromkeys(seeds))
-    return parse_scenario(raw, lt.label, lt.base_dir, lt.path, lt.sha256)
+    return parse_scenario(deep_merge(lt.raw, overlay), lt.label, lt.base_dir, lt.path, lt.sha256)
+
+
+def _family_links(instance: Instance, a: PeriodBlock, b: PeriodBlock, period: Period) -> tuple[np.ndarray, np.ndarray]:
+    """Every family's nesting pairs between periods a and b, as columns of the stacked model."""
+    link = PeriodLink(instance=instance, earlier=a.compiled.model, period=period)
+    ct, cn = [], []
+    for fam in registry().values():
+        t, n = fam.link_periods(link, b.compiled.model)
+        ct.append(t + a.col_offset)
+        cn.append(np.where(n >= 0, n + b.col_offset, -1))
+    return np.concatenate(ct), np.concatenate(cn)
 
 
 def compile_phased(instance: Instance, loaded: LoadedScenario) -> Phased:
@@ -102,7 +95,7 @@ def compile_phased(instance: Instance, loaded: LoadedScenario) -> Phased:
     col_off = row_off = 0
     for name, lt in period_scenarios(loaded):
         if blocks:
-            lt = _seed_expansions(instance, lt, loaded.scenario.periods[name].site_expansions, blocks[-1])
+            lt = _seeded(instance, lt, loaded.scenario.periods[name], blocks[-1])
         comp = compile_model(instance, lt)
         blocks.append(PeriodBlock(name, lt, comp, col_off, row_off))
         col_off += comp.model.n_cols
@@ -119,15 +112,9 @@ def compile_phased(instance: Instance, loaded: LoadedScenario) -> Phased:
         conv_b = mb.columns.iloc[: b.compiled.n_assign]
         pa = conv_a.loc[~conv_a["keep"], ["parcel", "use"]].assign(col=lambda d: d.index.to_numpy() + a.col_offset)
         pb = conv_b.loc[~conv_b["keep"], ["parcel", "use"]].assign(col=lambda d: d.index.to_numpy() + b.col_offset)
-        ct, cn = _links(pa, pb, ["parcel", "use"])
-        expansions = loaded.scenario.periods[b.name].site_expansions
-        if expansions:
-            sa, sb = _site_columns(ma), _site_columns(mb)
-            sb = sb.assign(site=sb["site"].map({v: k for k, v in expansions.items()}))  # name as in period a
-            sa = sa.assign(col=sa["col"] + a.col_offset)[["site", "parcel", "col"]]
-            sb = sb.dropna(subset=["site"]).assign(col=lambda d: d["col"] + b.col_offset)[["site", "parcel", "col"]]
-            st, sn = _links(sa[sa["site"].isin(expansions.values())], sb, ["site", "parcel"])
-            ct, cn = np.concatenate([ct, st]), np.concatenate([cn, sn])
+        ct, cn = match_columns(pa, pb, ["parcel", "use"])
+        ft, fn = _family_links(instance, a, b, loaded.scenario.periods[b.name])
+        ct, cn = np.concatenate([ct, ft]), np.concatenate([cn, fn])
         col_hi[ct[cn < 0]] = 0.0  # nothing to stay built as in t+1: cannot be built in t
         ct, cn = ct[cn >= 0], cn[cn >= 0]
         start = sum(len(k) for k in link_keys)
@@ -157,8 +144,8 @@ def compile_phased(instance: Instance, loaded: LoadedScenario) -> Phased:
 
 
 def verify_nesting(loaded: LoadedScenario, plans: list[tuple[str, gpd.GeoDataFrame]]) -> list[Violation]:
-    """Independent of the matrix: every parcel developed in t keeps its use in t+1; every parcel of an
-    expanded site stays in its expansion."""
+    """Independent of the matrix: every parcel developed in t keeps its use in t+1, and what each
+    family's period links promise (e.g. every parcel of an expanded site stays in its expansion)."""
     out = []
     for (ta, pa), (tb, pb) in zip(plans[:-1], plans[1:]):
         a = pa.set_index("parcel_id")
@@ -167,12 +154,8 @@ def verify_nesting(loaded: LoadedScenario, plans: list[tuple[str, gpd.GeoDataFra
         if lost.any():
             out.append(Violation(PHASING, f"{ta}→{tb}", f"{lost.sum()} parcel(s) developed by {ta} have another use in {tb}",
                                  tuple(a.index[lost].tolist())))
-        for new, old in loaded.scenario.periods[tb].site_expansions.items():
-            in_old = a["site"].to_numpy() == old
-            moved = in_old & (b["site"].to_numpy() != new)
-            if moved.any():
-                out.append(Violation(PHASING, f"{old}→{new}", f"{moved.sum()} parcel(s) of {old} ({ta}) are not in "
-                                     f"its expansion {new} ({tb})", tuple(a.index[moved].tolist())))
+        for fam in registry().values():  # reported under phasing, whichever family checks the nesting
+            out += [replace(v, family=PHASING) for v in fam.verify_periods(loaded.scenario.periods[tb], (ta, tb), a, b)]
     return out
 
 

@@ -17,9 +17,8 @@ from constraints import Family, active_families
 from constraints._api import Violation, VerifyContext
 
 from optimizer.engine.errors import InputError
-from optimizer.engine.files import sha256_file
-from optimizer.engine.instance import Instance, load_instance
-from optimizer.engine.rundir import read_run
+from optimizer.engine.instance import Instance
+from optimizer.engine.phasing import period_scenarios, verify_nesting
 from optimizer.engine.scenario import LoadedScenario, parse_scenario
 
 
@@ -129,8 +128,6 @@ def verify_plan(loaded: LoadedScenario, instance: Instance, plan: gpd.GeoDataFra
     by period with that period's scenario, then for nesting (built stays built, sites expand)."""
     if not loaded.scenario.periods:
         return verify_allocation(loaded, instance, plan, (families or {}).get(None))
-    from optimizer.engine.phasing import period_scenarios, verify_nesting
-
     total = VerifyReport([], {}, 0.0, {})
     per_period = []
     for period, lt in period_scenarios(loaded):
@@ -152,32 +149,3 @@ def loaded_from_run(run: dict, run_dir: Path) -> LoadedScenario:
         raise InputError(str(run_dir / "run.json"), "scenario", "missing", "re-run the solve")
     base = Path(run.get("scenario_dir") or run_dir)
     return parse_scenario(raw, str(run_dir / "run.json") + ":scenario", base)
-
-
-def verify_run(run_dir: Path) -> tuple[dict, VerifyReport]:
-    """Re-check a run directory: inputs unchanged, one use per parcel, every family, the objective."""
-    run_dir = Path(run_dir)
-    run, alloc = read_run(run_dir)
-    if "marxan" in run:  # hook: runs of Marxan-imported scenarios are verified by optimizer/marxan
-        from optimizer.marxan.scenario import verify_marxan_run
-        return verify_marxan_run(run_dir, run)
-    if alloc is None:
-        raise InputError(str(run_dir), "allocation.gpkg", "no plan in this run (status "
-                         f"{run.get('status')!r})", "only runs that found a plan can be verified")
-    loaded = loaded_from_run(run, run_dir)
-    changed_inputs = []
-    for item in run.get("inputs", []):
-        p = Path(item["path"])
-        if item.get("role") == "scenario":
-            continue
-        if not p.exists() or sha256_file(p) != item["sha256"]:
-            changed_inputs.append(Violation("inputs", str(p), "input file changed or missing since the run"))
-    instance = load_instance(loaded)
-    report = verify_plan(loaded, instance, alloc)
-    report.violations = changed_inputs + report.violations
-    obj = run.get("objective")
-    if obj is not None and report.objective is not None:
-        if abs(obj - report.objective) > 1e-6 * max(1.0, abs(obj)):
-            report.violations.append(Violation("objective", "objective",
-                                               f"run.json says {obj}, recomputed from the plan {report.objective}"))
-    return run, report

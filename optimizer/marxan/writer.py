@@ -34,7 +34,6 @@ against the original scenario (every quota band and family) through this sidecar
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -43,7 +42,10 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from optimizer.engine.files import write_dir_atomically
+from optimizer import __version__
+from optimizer.engine.compile import compile_model
+from optimizer.engine.files import sha256_file, write_dir_atomically
+from optimizer.engine.instance import load_instance
 from optimizer.marxan.reader import MarxanProject
 
 SIDECAR = "landalloc_export.json"
@@ -183,7 +185,6 @@ def write_project_files(p: MarxanProject, out: Path, *, comment: str = "") -> li
         files["PUZONENAME"] = "puzone.dat"
     _write(inp / "penalty.dat", "spid,penalty", ([str(int(f)), _num(v)] for f, v in zip(p.feature_ids, p.penalty)))
     files["PENALTYNAME"] = "penalty.dat"
-    from optimizer import __version__
 
     text = INPUT_DAT.format(version=__version__, comment=comment, blm=_num(p.blm), scenname=_token(p.name) or "output",
                             files="\n".join(f"{k} {v}" for k, v in files.items()))
@@ -238,8 +239,6 @@ class ExportReport:
 
 def scenario_to_project(loaded, instance=None, compiled=None) -> tuple[MarxanProject, dict, list[str]]:
     """The landalloc scenario as a MarxanProject (in memory), the sidecar dict and what cannot be exported."""
-    from optimizer.engine.compile import compile_model
-    from optimizer.engine.instance import load_instance
 
     sc = loaded.scenario
     instance = instance or load_instance(loaded)
@@ -326,7 +325,7 @@ def scenario_to_project(loaded, instance=None, compiled=None) -> tuple[MarxanPro
         contrib=np.ones((len(ent_pu_a), Z)), contrib_kind="default", contrib_table=None, zone_target=zone_target,
         zone_target_occ=np.zeros((S, Z), dtype=np.int64), bound_i=bi, bound_j=bj, bound_b=bb, fixed=np.zeros(n),
         zone_bound_cost=zbc, zone_bound_given=True, lock=lock, puzone=puzone, penalty=penalty, penalty_source="file")
-    digest = hashlib.sha256(Path(loaded.path).read_bytes()).hexdigest() if loaded.path else None
+    digest = sha256_file(loaded.path) if loaded.path else None
     sidecar = {
         "landalloc_export": 1,
         "scenario": str(loaded.path) if loaded.path else None,

@@ -1,4 +1,7 @@
-"""Report metrics: pure functions from a run (run.json + its plan layer) to pandas tables.
+"""Plan metrics: pure functions from a run (run.json + its plan layer) to pandas tables.
+
+Shared by the council report (``reports/``), ``landalloc compare`` and ``landalloc sweep``, so every
+figure has one definition whichever of them shows it; hence it lives with the workflows, below reports.
 
 One definition per metric. Figures that run.json already holds (quota ``achieved``, the certificate,
 ``changed_area_ha``, ``area_by_use``, binding rows and marginal values, the diagnosis, sites) are read
@@ -17,13 +20,19 @@ numbers of its own.
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from constraints._api import VerifyContext
+from constraints.quota_area import QuotaArea
+
 TOTAL = "__total__"
 """Label of total rows and columns."""
+DIFFERENCE_KINDS = ("only_a", "only_b", "other_use", "same_conversion", "same")
+"""How a parcel differs between two plans (:func:`plan_difference`), in the order tables and legends list them."""
 
 
 def land_use_table(run: dict) -> pd.DataFrame:
@@ -41,9 +50,8 @@ _TONES = {"\u0300": 1, "\u0309": 2, "\u0303": 3, "\u0301": 4, "\u0323": 5}  # hu
 
 def vi_sort_key(text: str) -> tuple:
     """Vietnamese alphabetical order: letters a ă â b c d đ e ê … (primary), then tones
-    (none, huyền, hỏi, ngã, sắc, nặng), so 'Bảo Lạc' < 'Bảo Lâm' and 'Hà Quảng' < 'Hoà An'."""
-    import unicodedata
-
+    (none, huyền, hỏi, ngã, sắc, nặng), so 'Bảo Lạc' < 'Bảo Lâm' and 'Hà Quảng' < 'Hoà An'.
+    Decomposes (NFD) rather than normalising (NFC): the base letter and its marks are sorted apart."""
     primary, tones = [], []
     for ch in unicodedata.normalize("NFD", str(text).lower()):
         if ch in _TONES:
@@ -73,9 +81,6 @@ def quota_current_areas(loaded, plan: pd.DataFrame) -> dict[str, float | None]:
     """Area each quota counts in the *current* land use: the quota family's ``achieved`` evaluated on the
     plan with ``new_use`` replaced by ``current_use``. ``plan`` is the plan layer joined with the input
     attributes (region fields). A quota whose region field is missing gives None."""
-    from constraints._api import VerifyContext
-    from constraints.quota_area import QuotaArea
-
     family = QuotaArea.from_scenario(loaded)
     if family is None:
         return {}
@@ -203,6 +208,15 @@ def alternatives_table(run: dict) -> pd.DataFrame:
 
 # --- comparing two runs -------------------------------------------------------------------------------
 
+KPI_COLUMNS = ["kind", "key", "a", "b", "diff"]
+
+
+def _kpi_row(kind: str, key: str, a, b) -> dict[str, Any]:
+    """One row of a side-by-side table; ``diff`` (b − a) only when both are numbers."""
+    diff = b - a if isinstance(a, (int, float)) and isinstance(b, (int, float)) else None
+    return {"kind": kind, "key": key, "a": a, "b": b, "diff": diff}
+
+
 def compare_kpis(run_a: dict, run_b: dict) -> pd.DataFrame:
     """KPIs of two runs side by side, all read from their run.json: kpi, kind, key, a, b, diff (b − a).
 
@@ -211,8 +225,7 @@ def compare_kpis(run_a: dict, run_b: dict) -> pd.DataFrame:
     rows: list[dict[str, Any]] = []
 
     def add(kind, key, a, b):
-        diff = b - a if isinstance(a, (int, float)) and isinstance(b, (int, float)) else None
-        rows.append({"kind": kind, "key": key, "a": a, "b": b, "diff": diff})
+        rows.append(_kpi_row(kind, key, a, b))
 
     for k in ("objective", "bound", "gap", "changed_area_ha", "changed_parcels"):
         add(k, "", run_a.get(k), run_b.get(k))
@@ -224,7 +237,7 @@ def compare_kpis(run_a: dict, run_b: dict) -> pd.DataFrame:
     order = list(((run_a.get("scenario") or {}).get("land_uses") or {}))
     for code in ordered_codes(set(ua) | set(ub), order):
         add("area_by_use", code, ua.get(code, 0.0), ub.get(code, 0.0))
-    return pd.DataFrame(rows, columns=["kind", "key", "a", "b", "diff"])
+    return pd.DataFrame(rows, columns=KPI_COLUMNS)
 
 
 def plan_difference(plan_a: pd.DataFrame, plan_b: pd.DataFrame) -> pd.DataFrame:
@@ -255,14 +268,13 @@ def difference_matrix(diff: pd.DataFrame, order: list[str]) -> pd.DataFrame:
 
 def difference_summary(diff: pd.DataFrame) -> pd.DataFrame:
     """parcels and ha per difference kind (see :func:`plan_difference`), in a fixed order."""
-    kinds = ["only_a", "only_b", "other_use", "same_conversion", "same"]
-    g = diff.groupby("kind")["area_ha"].agg(["size", "sum"]).reindex(kinds, fill_value=0)
+    g = diff.groupby("kind")["area_ha"].agg(["size", "sum"]).reindex(list(DIFFERENCE_KINDS), fill_value=0)
     return g.rename(columns={"size": "parcels", "sum": "area_ha"})
 
 
 # --- one plan's KPIs, and two plans side by side (landalloc compare, landalloc sweep) -----------------
-# Added for the scenario workflows (optimizer/compare.py, optimizer/sweep.py); they build on
-# compare_kpis / plan_difference above rather than redefining them.
+# Used by optimizer/workflows/compare.py and sweep.py; they build on compare_kpis / plan_difference
+# above rather than redefining them.
 
 RICE_CODES = ("LUA", "LUC", "LUK")
 """Rice-land codes of the Vietnamese land classification (đất trồng lúa, chuyên trồng lúa nước, lúa nước
@@ -352,8 +364,7 @@ def compare_plan_kpis(run_a: dict, plan_a: pd.DataFrame | None, run_b: dict, pla
     rows: list[dict[str, Any]] = []
 
     def add(kind, key, a, b):
-        diff = b - a if isinstance(a, (int, float)) and isinstance(b, (int, float)) else None
-        rows.append({"kind": kind, "key": key, "a": a, "b": b, "diff": diff})
+        rows.append(_kpi_row(kind, key, a, b))
 
     for k in ("converted_rice_ha", "converted_forest_ha", "displaced_households", "sites", "sites_area_ha"):
         add(k, "", ka[k], kb[k])

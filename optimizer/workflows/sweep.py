@@ -11,7 +11,7 @@ or a list of explicit override mappings, one per run::
     - {quotas.SKK.hi: 200}
     - {quotas.SKK.hi: 250, solver.seed: 1}
 
-Every point is validated (paths and values, see ``optimizer/whatif.py``) before anything runs. Each
+Every point is validated (paths and values, see ``optimizer/workflows/whatif.py``) before anything runs. Each
 task solves with one solver thread (``solver.threads=1`` unless the grid sets it), so tasks do not
 compete for cores and HiGHS is deterministic: the process pool and a Dask cluster give identical
 objectives. Marginal-value re-solves are off unless asked for (they multiply the work per point).
@@ -27,6 +27,7 @@ by the paths given here: they must see the same filesystem (as for any Dask job 
 from __future__ import annotations
 
 import itertools
+import logging
 import math
 import multiprocessing
 import os
@@ -43,10 +44,16 @@ import pandas as pd
 import yaml
 
 from optimizer.engine.errors import EXIT_NO_SOLUTION, EXIT_OK, InputError, LandallocError
-from optimizer.engine.files import atomic_write_text
-from optimizer.engine.rundir import dumps
+from optimizer.engine.files import atomic_write, atomic_write_text
+from optimizer.engine.rundir import atomic_write_layer, dumps, plan_with_inputs
 from optimizer.engine.scenario import LoadedScenario, load_scenario
-from optimizer.workflows.whatif import make_variant
+from optimizer.workflows.metrics import plan_kpis
+from optimizer.workflows.whatif import make_variant, solve_variant
+
+FORKSERVER_PRELOAD = ["optimizer.workflows.sweep", "optimizer.engine.run", "optimizer.engine.rundir",
+                      "optimizer.workflows.metrics"]
+"""Modules a forkserver imports once before forking workers: this module and what :func:`run_point` runs."""
+
 
 @dataclass
 class SweepPoint:
@@ -102,11 +109,6 @@ def plan_points(loaded: LoadedScenario, grid: list[dict[str, Any]], grid_label: 
 def run_point(task: dict) -> dict:
     """Solve one grid point (runs in a worker process: pool or Dask). Never raises for a planner error:
     the error is returned, so one bad point does not lose the others."""
-    from optimizer.workflows.metrics import plan_kpis
-
-    from optimizer.workflows.compare import plan_with_inputs
-    from optimizer.workflows.whatif import solve_variant
-
     t0 = time.perf_counter()
     res: dict[str, Any] = {"index": task["index"], "overrides": task["overrides"], "run": None, "allocation": None,
                            "kpis": None, "error": None, "exit_code": None, "run_dir": task["out"]}
@@ -115,8 +117,7 @@ def run_point(task: dict) -> dict:
         variant = make_variant(loaded, task["overrides"], source=f"point {task['index']}:")
         outcome = solve_variant(variant, Path(task["out"]), {"overrides": task["overrides"], "sweep": task["sweep"]},
                                 marginals=task.get("marginals", False))
-        notes: list[str] = []
-        plan = plan_with_inputs(outcome.run, outcome.allocation, notes)
+        plan, notes = plan_with_inputs(outcome.run, outcome.allocation, final_period=True)
         kpis = plan_kpis(outcome.run, plan)
         kpis["notes"] = notes
         res.update(run=outcome.run, allocation=outcome.allocation, kpis=kpis, exit_code=outcome.exit_code)
@@ -136,7 +137,7 @@ def _mp_context():
     spawn elsewhere."""
     if "forkserver" in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["optimizer.workflows.sweep", "optimizer.engine.run", "optimizer.workflows.compare", "optimizer.workflows.metrics"])
+        ctx.set_forkserver_preload(FORKSERVER_PRELOAD)
         return ctx
     return multiprocessing.get_context("spawn")
 
@@ -149,7 +150,10 @@ def _process_pool(tasks: list[dict], workers: int) -> Iterator[dict]:
             yield fut.result()
 
 
-def check_executor(executor: str, scheduler: str | None) -> None:
+def check_executor(executor: str, scheduler: str | None, workers: int | None = None) -> None:
+    """The executor options, refused before anything starts (the CLI calls it before opening the store)."""
+    if workers is not None and workers < 1:
+        raise InputError("--workers", str(workers), "must be at least 1", "e.g. --workers 2")
     if executor not in ("process", "dask"):
         raise InputError("--executor", executor, "unknown executor", "use process or dask")
     if scheduler and executor != "dask":
@@ -159,8 +163,6 @@ def check_executor(executor: str, scheduler: str | None) -> None:
 
 
 def _dask(tasks: list[dict], scheduler: str | None, workers: int) -> Iterator[dict]:
-    import logging
-
     try:
         from distributed import Client, LocalCluster
         from distributed import as_completed as dask_completed
@@ -290,20 +292,27 @@ def tradeoff_figure(df: pd.DataFrame, paths: list[str], title: str):
     return fig
 
 
-def run_sweep(scenario: Path, grid_path: Path, out: Path, *, executor: str = "process", scheduler: str | None = None,
+def default_sweep_dir(loaded: LoadedScenario) -> Path:
+    """The scenario's output.dir + '-sweep', else ./sweep-NAME."""
+    od = loaded.scenario.output.dir
+    return Path(os.path.normpath(str(loaded.resolve(od, "output.dir")) + "-sweep")) if od else \
+        Path(f"sweep-{loaded.scenario.name}")
+
+
+def run_sweep(scenario: Path, grid_path: Path, out: Path | None, *, executor: str = "process", scheduler: str | None = None,
               workers: int | None = None, marginals: bool = False,
               on_start: Callable[[int], None] | None = None,
               on_result: Callable[[dict], int | None] | None = None) -> dict:
     """Run every grid point; ``on_start(n)`` is called once the points are validated, ``on_result(res)``
     for each finished point (it may record the run and return its store id). Returns the summary as a
-    JSON-able dict with ``exit_code``."""
+    JSON-able dict with ``exit_code``. ``out`` None: :func:`default_sweep_dir`."""
     t0 = time.perf_counter()
-    check_executor(executor, scheduler)
+    check_executor(executor, scheduler, workers)
     scenario = Path(scenario)
     loaded = load_scenario(scenario)
     grid = read_grid(grid_path)
     points = plan_points(loaded, grid, str(grid_path))
-    out = Path(out).absolute()
+    out = Path(out or default_sweep_dir(loaded)).absolute()
     _prepare_out(out, len(points))
     sweep_id = uuid.uuid4().hex[:12]
     tasks = [{"index": p.index, "overrides": p.overrides, "scenario": str(scenario.absolute()),
@@ -328,14 +337,12 @@ def run_sweep(scenario: Path, grid_path: Path, out: Path, *, executor: str = "pr
     paths = list(dict.fromkeys(p for pt in points for p in pt.overrides))
     df = summary_frame(results, paths, list(loaded.scenario.allocate))
     atomic_write_text(out / "summary.csv", df.to_csv(index=False))
-    _write_summary_gpkg(df, out / "sweep.gpkg")
+    atomic_write_layer(df, out / "sweep.gpkg", layer="summary")  # an attribute table: no geometry
     fig = tradeoff_figure(df, paths, f"sweep of {loaded.scenario.name}: {len(points)} runs ({executor})")
-    tmp = out / f".tradeoff.{uuid.uuid4().hex[:8]}.png"
-    fig.savefig(tmp, format="png", facecolor="white")
-    os.replace(tmp, out / "tradeoff.png")
+    atomic_write(out / "tradeoff.png", lambda tmp: fig.savefig(tmp, format="png", facecolor="white"))
     failed = [int(r["index"]) for r in results if r.get("error") or (r.get("run") or {}).get("status") == "no_solution"]
     summary = {
-        "sweep_id": sweep_id, "scenario": str(scenario), "grid": str(grid_path), "out": str(out), "executor": executor,
+        "sweep_id": sweep_id, "scenario": str(scenario), "scenario_name": loaded.scenario.name, "grid": str(grid_path), "out": str(out), "executor": executor,
         "scheduler": scheduler, "points": len(points), "parameters": paths,
         "runs": [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
                  for row in df.to_dict("records")],
@@ -346,15 +353,3 @@ def run_sweep(scenario: Path, grid_path: Path, out: Path, *, executor: str = "pr
     }
     atomic_write_text(out / "sweep.json", dumps(summary))
     return summary
-
-
-def _write_summary_gpkg(df: pd.DataFrame, path: Path) -> None:
-    """``summary`` as a GeoPackage 1.2 attribute table (no geometry), replaced atomically."""
-    import pyogrio
-
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp.gpkg")
-    try:
-        pyogrio.write_dataframe(df, tmp, layer="summary", driver="GPKG", dataset_options={"VERSION": "1.2"})
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)

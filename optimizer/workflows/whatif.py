@@ -26,6 +26,7 @@ import yaml
 from pydantic import BaseModel
 
 from optimizer.engine.errors import InputError
+from optimizer.engine.run import RunOutcome, solve_scenario
 from optimizer.engine.scenario import LoadedScenario, Scenario, parse_scenario
 
 _MISSING = object()
@@ -177,24 +178,7 @@ def _culprit(loaded: LoadedScenario, overrides: dict[str, Any], err: InputError,
     return alone or list(overrides)
 
 
-def solve_variant(loaded: LoadedScenario, out, extra: dict[str, Any], **kwargs):
-    """``solve_scenario`` plus ``extra`` keys (``overrides``, ``sweep``) in run.json.
-
-    The run directory is written complete by ``solve_scenario`` first; run.json is then replaced
-    atomically by the same document with ``extra`` added, so a run directory is valid at every moment."""
-    import json
-
-    from optimizer.engine.run import solve_scenario
-    from optimizer.engine.files import atomic_write_text
-    from optimizer.engine.rundir import RUN_JSON, dumps
-
-    outcome = solve_scenario(loaded, out, **kwargs)
-    outcome.run.update(extra)
-    if outcome.out is not None and (outcome.out / RUN_JSON).is_file():
-        path = outcome.out / RUN_JSON
-        run = json.loads(path.read_text(encoding="utf-8"))
-        scenario = run.pop("scenario", None)
-        run.update(extra)
-        run["scenario"] = scenario  # the scenario stays last, as solve writes it
-        atomic_write_text(path, dumps(run))
-    return outcome
+def solve_variant(loaded: LoadedScenario, out, extra: dict[str, Any], **kwargs) -> RunOutcome:
+    """``solve_scenario`` with ``extra`` keys (``overrides``, ``sweep``) in run.json, written with the
+    run itself: the run directory never holds a run.json without them."""
+    return solve_scenario(loaded, out, extra=extra, **kwargs)

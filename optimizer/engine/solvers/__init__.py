@@ -27,17 +27,15 @@ def solver_names() -> tuple[str, ...]:
 
 
 def adapter_class(name: str):
-    """The adapter class of a registered solver (its features, without starting the solver)."""
-    # base imports the scenario schema, which asks this module for the names: import it when used
-    from optimizer.engine.solvers.base import Adapter
-
+    """The adapter class of a registered solver (its features, without starting the solver): the class
+    its module defines whose ``name`` is the module's."""
     if name not in solver_names():
         raise SolverUnavailable(f"unknown solver {name!r}; choose {', '.join(solver_names())}")
     module = importlib.import_module(f"{__name__}.{name}")
     classes = [v for v in vars(module).values()
-               if isinstance(v, type) and issubclass(v, Adapter) and v is not Adapter and v.__module__ == module.__name__]
+               if isinstance(v, type) and v.__module__ == module.__name__ and getattr(v, "name", None) == name]
     if len(classes) != 1:
-        raise RuntimeError(f"solver module {module.__name__} must define exactly one Adapter subclass")
+        raise RuntimeError(f"solver module {module.__name__} must define one adapter class with name = {name!r}")
     return classes[0]
 
 

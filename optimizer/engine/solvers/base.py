@@ -8,6 +8,7 @@ computed here the same way for every solver: |objective − bound| / max(|object
 from __future__ import annotations
 
 import contextlib
+import importlib
 import os
 import sys
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from optimizer.engine.errors import SolverUnavailable
 from optimizer.engine.model import CompiledModel
 from optimizer.engine.scenario import SolverSettings
 
@@ -49,6 +51,24 @@ class SolveResult:
     def __post_init__(self):
         if self.gap is None:
             self.gap = relative_gap(self.objective, self.bound)
+
+    @property
+    def status(self) -> str:
+        """run.json's ``status``: optimal / feasible (a plan, not proven) / infeasible / no_solution."""
+        if self.has_solution:
+            return "optimal" if self.termination == OPTIMAL else "feasible"
+        return "infeasible" if self.termination == INFEASIBLE else "no_solution"
+
+    def certificate(self, objective: float | None = None) -> dict:
+        """Everything needed to say how good a plan is, for run.json, the CLI and reports. ``objective``:
+        the plan's value when it is scored outside the model (Marxan's score); the solver's own value
+        is then kept as ``solver_objective`` and the gap is measured from the score."""
+        cert = {"objective": self.objective, "bound": self.bound, "gap": self.gap, "termination": self.termination,
+                "solver": self.solver, "solver_version": self.solver_version, "time_s": round(self.time_s, 4),
+                "seed": self.seed, "threads": self.threads}
+        if objective is not None:
+            cert.update(objective=objective, solver_objective=self.objective, gap=relative_gap(objective, self.bound))
+        return cert
 
 
 def relative_gap(objective: float | None, bound: float | None) -> float | None:
@@ -103,11 +123,34 @@ class Features:
 
 class Adapter:
     name: str
-    requires: str = ""           # the Python module the solver needs (what `available` checks)
+    requires: str = ""           # the Python module the solver needs
+    install: str = ""            # the pip requirement that provides it (default: ``requires``)
     features: Features = Features()
 
+    def library(self, module: str | None = None):
+        """The solver's Python module (or ``module`` inside it), imported when first needed so that listing
+        solvers or reading their features loads no solver library; a missing one says how to install it."""
+        try:
+            return importlib.import_module(module or self.requires)
+        except ImportError as e:
+            raise SolverUnavailable(f"solver {self.name!r} needs {self.requires} ({e}); "
+                                    f"pip install {self.install or self.requires}") from None
+
+    def usable(self) -> tuple[bool, str]:
+        """Beyond the import, whether this installation can run the solver (a binary, a compiled-in back-end)."""
+        self.library()
+        return True, ""
+
     def available(self) -> tuple[bool, str]:
-        raise NotImplementedError
+        try:
+            return self.usable()
+        except SolverUnavailable as e:
+            return False, str(e)
+
+    def ensure_available(self) -> None:
+        ok, why = self.available()
+        if not ok:
+            raise SolverUnavailable(why)
 
     def version(self) -> str:
         raise NotImplementedError

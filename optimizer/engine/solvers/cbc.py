@@ -14,18 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from optimizer.engine.errors import SolverFailure, SolverUnavailable
+from optimizer.engine.errors import SolverFailure
 from optimizer.engine.model import CompiledModel
 from optimizer.engine.scenario import SolverSettings
 from optimizer.engine.solvers import base
-
-
-def _pulp():
-    try:
-        import pulp
-    except ImportError as e:
-        raise SolverUnavailable(f"solver 'cbc' needs pulp ({e}); pip install 'pulp<4'") from None
-    return pulp
 
 
 def build_pulp(model: CompiledModel, pulp):
@@ -61,26 +53,22 @@ def build_pulp(model: CompiledModel, pulp):
 class CbcAdapter(base.Adapter):
     name = "cbc"
     requires = "pulp"
+    install = "'pulp<4'"
     features = base.Features()
 
-    def available(self):
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", DeprecationWarning)
-                ok = _pulp().PULP_CBC_CMD(msg=False).available()
-        except SolverUnavailable as e:
-            return False, str(e)
+    def usable(self):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            ok = self.library().PULP_CBC_CMD(msg=False).available()
         return (True, "") if ok else (False, "pulp's CBC binary is not available on this machine")
 
     def version(self) -> str:
-        return f"cbc (pulp {_pulp().__version__})"
+        return f"cbc (pulp {self.library().__version__})"
 
     def solve(self, model: CompiledModel, settings: SolverSettings,
               on_progress: base.ProgressFn | None = None, start: np.ndarray | None = None) -> base.SolveResult:
-        pulp = _pulp()
-        ok, why = self.available()
-        if not ok:
-            raise SolverUnavailable(why)
+        self.ensure_available()
+        pulp = self.library()
         _, sign = base.to_minimization(model)
         with tempfile.TemporaryDirectory(prefix="landalloc-cbc-") as tmp, warnings.catch_warnings():
             # pulp 3.3 announces its 4.0 API; we pin pulp<4 (pyproject) and use the 3.x API deliberately

@@ -30,25 +30,10 @@ def _digits_needed(values: np.ndarray) -> int:
     return MAX_DIGITS
 
 
-def _cp():
-    try:
-        from ortools.sat.python import cp_model
-    except ImportError as e:
-        raise SolverUnavailable(f"solver 'cpsat' needs ortools ({e}); pip install ortools") from None
-    return cp_model
-
-
 class CpSatAdapter(base.Adapter):
     name = "cpsat"
     requires = "ortools"
     features = base.Features(continuous=False)
-
-    def available(self):
-        try:
-            _cp()
-            return True, ""
-        except SolverUnavailable as e:
-            return False, str(e)
 
     def version(self) -> str:
         import ortools
@@ -56,7 +41,7 @@ class CpSatAdapter(base.Adapter):
 
     def solve(self, model: CompiledModel, settings: SolverSettings,
               on_progress: base.ProgressFn | None = None, start: np.ndarray | None = None) -> base.SolveResult:
-        cp_model = _cp()
+        cp_model = self.library("ortools.sat.python.cp_model")
         if not model.integer.all():
             raise SolverUnavailable("solver 'cpsat' handles pure integer models only; this model has continuous "
                                     "columns — use highs, cbc or scip")

@@ -15,14 +15,6 @@ from optimizer.engine.scenario import SolverSettings
 from optimizer.engine.solvers import base
 
 
-def _highspy():
-    try:
-        import highspy
-    except ImportError as e:
-        raise SolverUnavailable(f"solver 'highs' is not installed ({e}); pip install highspy") from None
-    return highspy
-
-
 def _finite(v: float) -> float | None:
     return float(v) if np.isfinite(v) else None
 
@@ -86,15 +78,8 @@ class HighsAdapter(base.Adapter):
     requires = "highspy"
     features = base.Features(warm_start=True, progress=True, interrupt=True)
 
-    def available(self):
-        try:
-            _highspy()
-            return True, ""
-        except SolverUnavailable as e:
-            return False, str(e)
-
     def version(self) -> str:
-        hp = _highspy()
+        hp = self.library()
         with base.quiet_stdout():
             h = hp.Highs()
         return f"{h.versionMajor()}.{h.versionMinor()}.{h.versionPatch()}"
@@ -104,7 +89,7 @@ class HighsAdapter(base.Adapter):
         """Also records the time-to-gap trace (SolveResult.progress) and reports it live to ``on_progress``;
         ``start`` is a plan HiGHS begins from, e.g. the myopic plan of a phased scenario; NaN entries
         make it partial (the sites' greedy cores), which HiGHS completes by a small MIP of its own."""
-        hp = _highspy()
+        hp = self.library()
         with base.quiet_stdout():
             h = hp.Highs()
         h.setOptionValue("output_flag", False)

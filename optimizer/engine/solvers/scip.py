@@ -15,12 +15,7 @@ from optimizer.engine.solvers import base
 from optimizer.engine.solvers.mps import write_mps
 
 
-def _mb():
-    try:
-        from ortools.linear_solver.python import model_builder as mb
-    except ImportError as e:
-        raise SolverUnavailable(f"solver 'scip' needs ortools ({e}); pip install ortools") from None
-    return mb
+MODEL_BUILDER = "ortools.linear_solver.python.model_builder"
 
 
 class ScipAdapter(base.Adapter):
@@ -28,11 +23,8 @@ class ScipAdapter(base.Adapter):
     requires = "ortools"
     features = base.Features()
 
-    def available(self):
-        try:
-            ok = _mb().Solver("scip").solver_is_supported()
-        except SolverUnavailable as e:
-            return False, str(e)
+    def usable(self):
+        ok = self.library(MODEL_BUILDER).Solver("scip").solver_is_supported()
         return (True, "") if ok else (False, "this OR-Tools build has no SCIP")
 
     def version(self) -> str:
@@ -41,10 +33,8 @@ class ScipAdapter(base.Adapter):
 
     def solve(self, model: CompiledModel, settings: SolverSettings,
               on_progress: base.ProgressFn | None = None, start: np.ndarray | None = None) -> base.SolveResult:
-        mb = _mb()
-        ok, why = self.available()
-        if not ok:
-            raise SolverUnavailable(why)
+        self.ensure_available()
+        mb = self.library(MODEL_BUILDER)
         _, sign = base.to_minimization(model)
         m = mb.Model()
         with tempfile.TemporaryDirectory(prefix="landalloc-scip-") as tmp:

@@ -1,0 +1,149 @@
+"""A Marxan-imported scenario as a run sees it: planning units without geometry, Marxan's score.
+
+The run spine (``optimizer/engine/run.py``) treats it like any other problem; what differs is here.
+The plan's objective is Marxan's score recomputed by ``score.py`` independently of the MIP (a plan
+whose MIP value and score disagree is refused), verification checks locks, puzone and hard targets,
+an infeasible model is explained by its unreachable targets, and the run directory holds
+``allocation.csv`` (puid, zone id, zone) and ``best.csv`` (Marxan's ``_best`` format) instead of a
+GeoPackage.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from constraints._api import Violation
+from optimizer.engine.errors import InputError, SolverFailure
+from optimizer.engine.files import write_dir_atomically
+from optimizer.engine.problem import ExplainOptions, Findings, Log
+from optimizer.engine.rundir import RUN_JSON, dumps
+from optimizer.engine.scenario import LoadedScenario, SolverSettings
+from optimizer.engine.solvers.base import SolveResult
+from optimizer.engine.verify import VerifyReport
+from optimizer.marxan.model import build_model, objective_of_plan, reachability
+from optimizer.marxan.project import marxan_settings, project_inputs, zone_codes
+from optimizer.marxan.reader import MarxanProject as Project
+from optimizer.marxan.reader import read_project, read_solution
+from optimizer.marxan.score import Score, evaluate, missed_targets, plan_violations
+
+BEST = "best.csv"
+
+
+@dataclass
+class MarxanPlan:
+    zone: np.ndarray
+    """zone index per planning unit"""
+    score: Score
+
+
+class MarxanProject:
+    kind = "marxan project"
+
+    def __init__(self, loaded: LoadedScenario, settings: SolverSettings):
+        self.loaded, self.settings, self.timings = loaded, settings, {}
+        t = time.perf_counter()
+        self.path, self.targets, self.linearization = marxan_settings(loaded)
+        self.project: Project = read_project(self.path)
+        self.timings["load_s"] = time.perf_counter() - t
+        t = time.perf_counter()
+        self.mm = build_model(self.project, self.targets, self.linearization)
+        self.model = self.mm.model
+        self.timings["compile_s"] = time.perf_counter() - t
+        self._reach = reachability(self.mm)
+
+    def describe(self) -> dict:
+        p, m = self.project, self.model
+        inputs = [{"role": "scenario", "path": str(self.loaded.path), "sha256": self.loaded.sha256}] if self.loaded.path else []
+        self._block = {"project": str(self.path), "targets": self.targets, "linearization": self.linearization,
+                       "blm": p.blm, "penalty_source": p.penalty_source,
+                       "zones": dict(zip(zone_codes(p), p.zone_ids.tolist()))}
+        return {"model": {"columns": m.n_cols, "rows": m.n_rows, "nonzeros": int(m.A.nnz), "parcels": p.n_pu,
+                          "ineligible_pairs": int((~p.allowed).sum()), "sense": "min", **self.mm.stats},
+                "reachability": self._reach,
+                "inputs": inputs + project_inputs(p),
+                "marxan": self._block}
+
+    def reachability(self) -> list[dict]:
+        return self._reach
+
+    def initial_plan(self, log: Log) -> tuple[None, None]:
+        return None, None
+
+    def decode(self, x: np.ndarray) -> MarxanPlan:
+        zone = self.mm.zone_of(x)
+        t = time.perf_counter()
+        score = evaluate(self.project, zone)
+        self.timings["score_s"] = time.perf_counter() - t
+        mip = objective_of_plan(self.mm, zone)
+        if abs(mip - score.total) > 1e-6 * max(1.0, abs(score.total)):
+            raise SolverFailure(f"the MIP values the plan at {mip!r} but Marxan's score is {score.total!r}: "
+                                "the model and the score disagree (a bug; please report it)")
+        return MarxanPlan(zone, score)
+
+    def rescore(self, plan: MarxanPlan) -> float:
+        return plan.score.total
+
+    def verify(self, plan: MarxanPlan) -> VerifyReport:
+        return plan_report(self.project, plan.zone, plan.score, self.targets)
+
+    def summarize(self, plan: MarxanPlan, report: VerifyReport) -> dict:
+        p = self.project
+        return {"marxan": {**self._block, "score": {**plan.score.as_dict(), "features": plan.score.features.to_dict("records")}},
+                "area_by_use": {c: int(n) for c, n in zip(zone_codes(p), np.bincount(plan.zone, minlength=p.n_zones))}}
+
+    def explain(self, result: SolveResult, options: ExplainOptions, log: Log) -> Findings:
+        return Findings({}, {})
+
+    def diagnose(self, result: SolveResult, log: Log) -> Findings:
+        """Only hard targets make a Marxan model infeasible: name each unreachable one."""
+        rows = [{"family": "target", "key": r["target"], "side": "lo", "required": r["required"],
+                 "achievable": r["achievable"], "shortfall": r["required"] - r["achievable"], "unit": "amount"}
+                for r in self._reach if not r["reachable"]]
+        return Findings({"diagnosis": rows,
+                         "diagnosis_hint": ("the hard targets cannot all be met; set metadata.marxan.targets: soft (or "
+                                            "`landalloc import-marxan --targets soft`) for Marxan's cheapest shortfall")},
+                        {})
+
+    def write(self, target: Path, run: dict, plan: MarxanPlan | None, outputs: dict[str, Any]) -> Path:
+        p = self.project
+        files: dict[str, pd.DataFrame] = {}
+        if plan is not None:
+            files["allocation.csv"] = pd.DataFrame({"puid": p.pu_ids, "zone": p.zone_ids[plan.zone],
+                                                    "zone_name": np.array(zone_codes(p), dtype=object)[plan.zone]})
+            files[BEST] = pd.DataFrame({"planning_unit": p.pu_ids, "zone": p.zone_ids[plan.zone]})
+
+        def fill(tmp: Path) -> None:
+            for name, df in files.items():
+                df.to_csv(tmp / name, index=False)
+            (tmp / RUN_JSON).write_text(dumps(run), encoding="utf-8")
+
+        return write_dir_atomically(target, fill, RUN_JSON)
+
+    @classmethod
+    def reverify(cls, run_dir: Path, run: dict, plan: Any) -> VerifyReport:
+        """``landalloc verify``: the plan in best.csv against the project, scored by Marxan's formula."""
+        best = Path(run_dir) / BEST
+        if not best.exists():
+            raise InputError(str(run_dir), BEST, f"no plan in this run (status {run.get('status')!r})",
+                             "only runs that found a plan can be verified")
+        mx = run["marxan"]
+        p = read_project(mx["project"])
+        zone = read_solution(p, best)
+        return plan_report(p, zone, evaluate(p, zone), mx.get("targets"))
+
+
+def plan_report(p: Project, zone: np.ndarray, score: Score, targets: str | None) -> VerifyReport:
+    """Locks and puzone kept, and (hard targets) every target met; the objective is Marxan's score."""
+    violations = [Violation(v["kind"], v["kind"], v["message"], tuple(v["planning_units"]))
+                  for v in plan_violations(p, zone)]
+    if targets == "hard":
+        violations += [Violation("target", str(m["name"]), f"target missed: held {m['held']:.6g} of "
+                                 f"{m['target']:.6g}, zone shortfall {m['zone_shortfall']:.6g}")
+                       for m in missed_targets(score)]
+    return VerifyReport(violations, {}, score.total, {})
