@@ -32,3 +32,14 @@ def test_every_family_module_registers():
         text = tests.read_text()
         for kind in ("def test_compile", "def test_verify", "def test_error"):
             assert kind in text, f"{tests.name}: missing a {kind[4:]}… test"
+
+
+def test_every_package_is_listed_for_installation():
+    """pyproject.toml lists packages explicitly (the card's generic names); a new subpackage missing
+    from the list would be left out of a non-editable install."""
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(ROOT).parts) for top in ("optimizer", "constraints", "instances", "reports")
+             for p in (ROOT / top).rglob("__init__.py")}
+    assert listed == found

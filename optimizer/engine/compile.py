@@ -25,7 +25,9 @@ ASSIGN = "assign"
 
 
 @dataclass(frozen=True)
-class Compiled:
+class CompiledScenario:
+    """A scenario compiled for one period: the solver's matrix (``CompiledModel``) with the families that
+    built it, which decode, verify and explain its plans."""
     model: CompiledModel
     families: list[Family]
     n_assign: int
@@ -55,7 +57,7 @@ def screen(instance: Instance, loaded: LoadedScenario, families: list[Family]) -
     return eligible, table.sort_values(["parcel", "use", "family"], kind="stable").reset_index(drop=True)
 
 
-def compile_model(instance: Instance, loaded: LoadedScenario) -> Compiled:
+def compile_model(instance: Instance, loaded: LoadedScenario) -> CompiledScenario:
     sc = loaded.scenario
     families = active_families(loaded)
     for fam in families:
@@ -83,4 +85,4 @@ def compile_model(instance: Instance, loaded: LoadedScenario) -> Compiled:
     ctx = CompileContext(loaded=loaded, instance=instance, columns=columns)
     for fam in families:
         fam.build(ctx, m)
-    return Compiled(model=m.build(ineligible), families=families, n_assign=len(cols))
+    return CompiledScenario(model=m.build(ineligible), families=families, n_assign=len(cols))

@@ -6,14 +6,14 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from optimizer.engine.compile import Compiled
+from optimizer.engine.compile import CompiledScenario
 from optimizer.engine.errors import SolverFailure
 from optimizer.engine.instance import Instance
 
 OUTPUT_COLUMNS = ["parcel_id", "district", "current_use", "new_use", "changed", "reason", "site", "area_ha"]
 
 
-def chosen_uses(compiled: Compiled, instance: Instance, x: np.ndarray) -> np.ndarray:
+def chosen_uses(compiled: CompiledScenario, instance: Instance, x: np.ndarray) -> np.ndarray:
     """The use each parcel takes; a plan without exactly one use per parcel is solver garbage."""
     cols = compiled.model.columns.iloc[: compiled.n_assign]
     xa = np.asarray(x[: compiled.n_assign])
@@ -41,7 +41,7 @@ def reasons_by_parcel(ineligible: pd.DataFrame, n: int) -> np.ndarray:
     return out
 
 
-def decode(compiled: Compiled, instance: Instance, x: np.ndarray) -> gpd.GeoDataFrame:
+def decode(compiled: CompiledScenario, instance: Instance, x: np.ndarray) -> gpd.GeoDataFrame:
     new_use = chosen_uses(compiled, instance, x)
     changed = new_use != instance.current_use
     data = {

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from optimizer.engine.compile import Compiled
+from optimizer.engine.compile import CompiledScenario
 from optimizer.engine.model import CompiledModel, extend, with_row_bounds
 from optimizer.engine.scenario import SolverSettings
 from optimizer.engine.solvers import get_adapter
@@ -129,7 +129,7 @@ def difference_cut(model: CompiledModel, n_assign: int, x_ref: np.ndarray, area:
     return rows, A
 
 
-def alternatives(compiled: Compiled, solver: SolverSettings, best: SolveResult, area_per_column: np.ndarray,
+def alternatives(compiled: CompiledScenario, solver: SolverSettings, best: SolveResult, area_per_column: np.ndarray,
                  converted: np.ndarray, k: int, min_difference_pct: float) -> list[tuple[SolveResult, CompiledModel]]:
     """Up to k plans, each at least min_difference_pct % of the best plan's converted area away from every earlier plan."""
     adapter = get_adapter(solver.name)

@@ -30,7 +30,7 @@ import scipy.sparse as sp
 
 from constraints._api import PeriodLink, Violation, match_columns, registry
 
-from optimizer.engine.compile import Compiled, compile_model
+from optimizer.engine.compile import CompiledScenario, compile_model
 from optimizer.engine.instance import Instance
 from optimizer.engine.model import CompiledModel
 from optimizer.engine.scenario import LoadedScenario, Period, deep_merge, parse_scenario
@@ -43,7 +43,7 @@ PHASING = "phasing"
 class PeriodBlock:
     name: str
     loaded: LoadedScenario
-    compiled: Compiled
+    compiled: CompiledScenario
     col_offset: int
     row_offset: int
 

@@ -136,7 +136,7 @@ class ParcelProblem:
         raise NotImplementedError
 
     parts: list[tuple[str | None, LoadedScenario, Any]]
-    """(period or None, that period's scenario, its Compiled)"""
+    """(period or None, that period's scenario, its CompiledScenario)"""
 
     def _slices(self, x: np.ndarray) -> list[tuple[str | None, Any, np.ndarray]]:
         raise NotImplementedError

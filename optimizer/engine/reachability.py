@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from constraints._api import ReachabilityContext
 
-from optimizer.engine.compile import Compiled
+from optimizer.engine.compile import CompiledScenario
 from optimizer.engine.instance import Instance
 
 
-def reachability(compiled: Compiled, instance: Instance) -> list[dict]:
+def reachability(compiled: CompiledScenario, instance: Instance) -> list[dict]:
     """Every family's reachability items for one compiled period."""
     ctx = ReachabilityContext.of(compiled.model, compiled.n_assign, instance.n)
     return [item for fam in compiled.families for item in fam.reachability(ctx)]

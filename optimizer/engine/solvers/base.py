@@ -80,6 +80,17 @@ def relative_gap(objective: float | None, bound: float | None) -> float | None:
 ProgressFn = Callable[[dict], None]
 
 
+def termination_of(status, known: dict, stopped: tuple, elapsed: float, time_limit: float) -> str:
+    """A solver's status as a termination: ``known`` maps statuses that say it themselves (optimal,
+    infeasible, …); a status in ``stopped`` means the search ended early, by the time limit when it ran
+    (nearly) that long, else by another limit; anything else is an error."""
+    if status in known:
+        return known[status]
+    if status in stopped:
+        return TIME_LIMIT if elapsed >= time_limit * 0.95 else OTHER_LIMIT
+    return ERROR
+
+
 def progress_point(t: float, incumbent: float | None, bound: float | None) -> dict:
     """One point of a progress trace: seconds since the solve started, best plan's objective, best bound and
     their gap (None where not known yet), with the gap defined as everywhere else (relative_gap)."""

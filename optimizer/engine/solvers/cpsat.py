@@ -83,14 +83,8 @@ class CpSatAdapter(base.Adapter):
             x = np.array([solver.value(v) for v in xs], dtype=float)
             objective = model.objective_value(x)
             bound = sign * solver.best_objective_bound / obj_scale + model.offset
-        if status == cp_model.OPTIMAL:
-            termination = base.OPTIMAL
-        elif status == cp_model.INFEASIBLE:
-            termination = base.INFEASIBLE
-        elif status in (cp_model.FEASIBLE, cp_model.UNKNOWN):
-            termination = base.TIME_LIMIT if elapsed >= settings.time_limit * 0.95 else base.OTHER_LIMIT
-        else:
-            termination = base.ERROR
+        termination = base.termination_of(status, {cp_model.OPTIMAL: base.OPTIMAL, cp_model.INFEASIBLE: base.INFEASIBLE},
+                                          (cp_model.FEASIBLE, cp_model.UNKNOWN), elapsed, settings.time_limit)
         return base.SolveResult(termination=termination, has_solution=has_solution, x=x, objective=objective,
                                 bound=bound, solver=self.name, solver_version=self.version(), time_s=elapsed,
                                 seed=settings.seed, threads=settings.threads, detail=solver.status_name(status),

@@ -60,16 +60,9 @@ class ScipAdapter(base.Adapter):
             objective = model.objective_value(x)
             b = solver.best_objective_bound
             bound = sign * float(b) + model.offset if np.isfinite(b) else None
-        if status == S.OPTIMAL:
-            termination = base.OPTIMAL
-        elif status == S.INFEASIBLE:
-            termination = base.INFEASIBLE
-        elif status == S.UNBOUNDED:
-            termination = base.UNBOUNDED
-        elif status in (S.FEASIBLE, S.NOT_SOLVED):
-            termination = base.TIME_LIMIT if elapsed >= settings.time_limit * 0.95 else base.OTHER_LIMIT
-        else:
-            termination = base.ERROR
+        termination = base.termination_of(
+            status, {S.OPTIMAL: base.OPTIMAL, S.INFEASIBLE: base.INFEASIBLE, S.UNBOUNDED: base.UNBOUNDED},
+            (S.FEASIBLE, S.NOT_SOLVED), elapsed, settings.time_limit)
         return base.SolveResult(termination=termination, has_solution=has_solution, x=x, objective=objective,
                                 bound=bound, solver=self.name, solver_version=self.version(), time_s=elapsed,
                                 seed=settings.seed, threads=settings.threads, detail=solver.status_string)
