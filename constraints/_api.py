@@ -20,18 +20,18 @@ from typing import Any, ClassVar
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyogrio
 import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from optimizer.engine.errors import InputError
 from optimizer.engine.instance import Instance
+from optimizer.engine.layers import Geometry, check_crs, check_geometry, check_near_parcels, open_layer, parcel_extent
 from optimizer.engine.model import CompiledModel, ModelBuilder
 from optimizer.engine.scenario import LoadedScenario, Period, format_validation_error
 
 
 class FamilyConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def tolerance(bound: float) -> float:
@@ -124,6 +124,20 @@ NO_LINKS = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
 
 
 @dataclass(frozen=True)
+class Exclusion:
+    """What a zone layer forbids, declared by the family as it reads the layer (``read_config_layer(…,
+    exclusion=…)``), so that verify re-checks it against the zone geometry with its own spatial join
+    (``optimizer/engine/verify.py``): a family whose screening or verify ignored the layer is still
+    caught. In a zone whose ``class_field`` value is a key of ``forbidden``, no parcel overlapping it by
+    at least ``min_overlap_m2`` may be converted to one of that key's uses."""
+
+    class_field: str
+    name_field: str
+    forbidden: dict[str, tuple[str, ...]]
+    min_overlap_m2: float = 1.0
+
+
+@dataclass(frozen=True)
 class VerifyContext:
     """A decoded plan: output geometry joined with the input parcel attributes by parcel id."""
 
@@ -142,6 +156,8 @@ class Family:
     def __init__(self, config: FamilyConfig, loaded: LoadedScenario):
         self.config = config
         self.loaded = loaded
+        self.exclusions: dict[str, tuple[gpd.GeoDataFrame, Exclusion]] = {}
+        """zone layers read with an exclusion declared: path → (the layer as read, what it forbids)"""
 
     @classmethod
     def raw_config(cls, loaded: LoadedScenario) -> Any | None:
@@ -164,24 +180,30 @@ class Family:
         """Read what the family needs (layers, fields) once, validating it; called before screen/build."""
 
     def read_config_layer(self, relative: str, where: str, layer_name: str | None, what: str,
-                          fields: dict[str, str] | None = None) -> gpd.GeoDataFrame:
-        """A GIS layer the family's config names (``where``: the config key holding ``relative``),
-        with errors a planner can act on: not found, unreadable, no CRS, or a required field missing
-        (``fields``: field name → the config key that names it)."""
+                          fields: dict[str, str] | None = None, *, geometry: Geometry = "any",
+                          covers: bool = False, exclusion: Exclusion | None = None) -> gpd.GeoDataFrame:
+        """A GIS layer the family's config names (``where``: the config key holding ``relative``), through
+        the front door every input layer passes (``optimizer/engine/layers.py``): a regular local file GDAL
+        reads, a plausible CRS, the ``geometry`` the family needs (``polygon``, ``point``, ``any``), valid
+        (or repaired with ``--repair``), where the parcels are — ``covers``: the layer acts on the parcels
+        it covers (zones), so its extent must meet theirs and covering none is a warning. A required
+        field missing (``fields``: field name → the config key that names it) is named with its key.
+        ``exclusion``: what the layer forbids, kept in ``self.exclusions`` for verify's own re-check."""
         path = self.loaded.resolve(relative, where)
-        if not path.exists():
-            raise InputError(str(path), None, f"{what} not found", f"check {where} in {self.loaded.label}")
-        try:
-            gdf = pyogrio.read_dataframe(path, layer=layer_name) if layer_name else pyogrio.read_dataframe(path)
-        except Exception as e:  # pyogrio raises several error types; all mean "cannot read"
-            raise InputError(str(path), layer_name, f"cannot read as a GIS layer: {e}",
-                             "give a GeoPackage, Shapefile or GeoJSON (and its layer_name for a multi-layer file)") from None
-        if gdf.crs is None:
-            raise InputError(str(path), None, f"the {what} has no CRS", "assign its CRS in QGIS and save again")
+        label = str(path)
+        gdf = open_layer(path, layer_name, None, what=what, fix=f"check {where} in {self.loaded.label}",
+                         layer_key=f"{where.rpartition('.')[0]}.layer_name")
         for f, key in (fields or {}).items():
             if f not in gdf.columns:
-                raise InputError(str(path), f, f"field missing (needed by {key})",
+                raise InputError(label, f, f"field missing (needed by {key})",
                                  f"add it or set {key} to one of {', '.join(map(str, gdf.columns[:12]))}")
+        check_crs(gdf, label, what)
+        gdf = check_geometry(gdf, label, what, geometry, repair=self.loaded.scenario.parcels.repair)
+        src = self.loaded.scenario.parcels
+        check_near_parcels(gdf, label, what, parcel_extent(self.loaded.resolve(src.path, "parcels.path"), src.layer),
+                           covers or exclusion is not None)
+        if exclusion is not None:
+            self.exclusions[label] = (gdf, exclusion)
         return gdf
 
     def input_paths(self) -> list:
@@ -216,10 +238,12 @@ class Family:
         """Per-key figures for run.json (e.g. ``quotas``, ``sites``); recomputed from the decoded plan."""
         return {}
 
-    def objective_contribution(self, ctx: VerifyContext) -> float:
+    def objective_terms(self, ctx: VerifyContext) -> list[dict]:
         """The family's own objective terms (e.g. a compactness reward), recomputed from the plan's
-        geometry so verify can check the solver's objective independently."""
-        return 0.0
+        geometry so verify can check the solver's objective independently and the run can say what the
+        objective is made of: ``{name, weight, quantity, unit, contribution}`` with contribution =
+        weight · quantity in the objective's own sense."""
+        return []
 
     def reachability(self, ctx: ReachabilityContext) -> list[dict]:
         """Before any solver runs: per row of the family, whether what screening left can meet it at

@@ -46,7 +46,7 @@ Scenario example::
 
 Verify re-reads the zone layer and recomputes distances from the output geometry: a parcel converted
 into A within buffer_m of a forbidden zone or current use, or a conflicting planned pair, is a
-violation (1 mm tolerance in the plan's favour). ``objective_contribution`` recounts the penalized
+violation (1 mm tolerance in the plan's favour). ``objective_terms`` recounts the penalized
 parcels and pairs from the output geometry, with the same distance test as the model.
 """
 
@@ -166,7 +166,8 @@ class AdjacencyConflict(Family):
         """(geometries, classes, names) of rule k's zones in ``crs``."""
         n = self.config.rules[k].near
         zones = self.read_config_layer(n.zone_layer, self._where(k, "near.zone_layer"), n.layer_name, "zone layer",
-                                       {getattr(n, a): self._where(k, "near." + a) for a in ("class_field", "name_field")})
+                                       {getattr(n, a): self._where(k, "near." + a) for a in ("class_field", "name_field")},
+                                       geometry="polygon")
         path = self.loaded.resolve(n.zone_layer, self._where(k, "near.zone_layer"))
         cls = nfc_array(map(str, zones[n.class_field]))
         names = nfc_array(map(str, zones[n.name_field]))
@@ -385,8 +386,12 @@ class AdjacencyConflict(Family):
             out.append((k, len(p), pen))
         return out
 
-    def objective_contribution(self, ctx: VerifyContext) -> float:
-        return -self._sign() * sum(pen for _, _, pen in self._penalties(ctx))
+    def objective_terms(self, ctx: VerifyContext) -> list[dict]:
+        rules = self.config.rules
+        return [{"name": f"{self.name} {rules[k].key(k)}", "weight": -self._sign() * rules[k].weight,
+                 "quantity": pen / rules[k].weight if rules[k].weight else float(count),
+                 "unit": "ha" if rules[k].near.uses is None else "pairs", "contribution": -self._sign() * pen}
+                for k, count, pen in self._penalties(ctx)]
 
     def report(self, ctx: VerifyContext) -> dict[str, list[dict]]:
         rows = []

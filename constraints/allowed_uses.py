@@ -20,7 +20,7 @@ from pydantic import Field, model_validator
 from optimizer.engine.errors import InputError
 from optimizer.engine.scenario import Code
 
-from constraints._api import Family, FamilyConfig, Screen, Violation, VerifyContext
+from constraints._api import Exclusion, Family, FamilyConfig, Screen, Violation, VerifyContext
 
 
 class Rule(FamilyConfig):
@@ -53,11 +53,16 @@ class AllowedUses(Family):
             return [u for u in allocate if u in rule.forbidden]
         return [u for u in allocate if u not in rule.allowed]
 
-    def _read_zones(self, crs) -> gpd.GeoDataFrame:
+    def read_zones(self, crs) -> gpd.GeoDataFrame:
+        """The zone layer through the front door, in ``crs``, keeping the zones a rule names (also for
+        ``landalloc instance-info``)."""
         cfg = self.config
         key = f"constraints.{self.name}"
         zones = self.read_config_layer(cfg.layer, f"{key}.layer", cfg.layer_name, "zone layer",
-                                       {cfg.class_field: f"{key}.class_field", cfg.name_field: f"{key}.name_field"})
+                                       {cfg.class_field: f"{key}.class_field", cfg.name_field: f"{key}.name_field"},
+                                       geometry="polygon", exclusion=Exclusion(
+                                           cfg.class_field, cfg.name_field,
+                                           {c: tuple(self._forbidden(r)) for c, r in cfg.rules.items()}, cfg.min_overlap_m2))
         for code in [c for r in cfg.rules.values() for c in (r.allowed or []) + (r.forbidden or [])]:
             if code not in self.loaded.scenario.land_uses:
                 raise InputError(self.loaded.label, f"constraints.{self.name}.rules", f"unknown use {code!r}", "use codes from land_uses")
@@ -77,7 +82,7 @@ class AllowedUses(Family):
         return [self.loaded.resolve(self.config.layer, f"constraints.{self.name}.layer")]
 
     def prepare(self, instance) -> None:
-        self._zones = self._read_zones(instance.crs)
+        self._zones = self.read_zones(instance.crs)
 
     def screen(self, instance) -> list[Screen]:
         cfg = self.config
@@ -100,7 +105,7 @@ class AllowedUses(Family):
     def verify(self, ctx: VerifyContext) -> list[Violation]:
         cfg = self.config
         alloc = ctx.allocation
-        zones = self._read_zones(alloc.crs)
+        zones = self.read_zones(alloc.crs)
         joined = gpd.sjoin(alloc[["parcel_id", "new_use", "changed", "geometry"]], zones, how="inner", predicate="intersects")
         out = []
         if joined.empty:

@@ -247,12 +247,14 @@ class Compactness(Family):
             out[key] = float(length.sum()) / 1000.0
         return out
 
-    def objective_contribution(self, ctx: VerifyContext) -> float:
+    def objective_terms(self, ctx: VerifyContext) -> list[dict]:
         weight = {k: w for k, _, w in self._groups()}
-        return self._sign() * sum(weight[k] * km for k, km in self.shared_km(ctx).items())
+        return [{"name": f"{self.name} {k}", "weight": self._sign() * weight[k], "quantity": km,
+                 "unit": "km of shared boundary", "contribution": self._sign() * weight[k] * km}
+                for k, km in self.shared_km(ctx).items()]
 
     def verify(self, ctx: VerifyContext) -> list[Violation]:
-        # no hard rows: the reward is checked through objective_contribution (verify compares the objective)
+        # no hard rows: the reward is checked through objective_terms (verify compares the objective)
         return []
 
     def report(self, ctx: VerifyContext) -> dict[str, list[dict]]:

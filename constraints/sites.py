@@ -151,7 +151,8 @@ class Sites(Family):
             return float(a.x), float(a.y)
         path = self._anchor_path(i, a)
         pts = self.read_config_layer(a.layer, site_field(i, "anchor.layer"), a.layer_name,
-                                     f"anchor layer of site {site.name!r}", {a.field: site_field(i, "anchor.field")})
+                                     f"anchor layer of site {site.name!r}", {a.field: site_field(i, "anchor.field")},
+                                     geometry="point")
         values = nfc_array(map(str, pts[a.field].astype(object).where(pts[a.field].notna(), "")))
         hit = np.nonzero(values == nfc_str(a.value))[0]
         if len(hit) != 1:

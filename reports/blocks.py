@@ -59,6 +59,42 @@ def percent(v, lang: str, digits: int = 4) -> str:
     return "—" if v is None else num(100 * float(v), lang, digits) + "%"
 
 
+def cell(v, kind: str, lang: str) -> str:
+    """A table cell as printed, by the column's number format (see :class:`Table`)."""
+    if v is None or (isinstance(v, float) and v != v):
+        return "—"
+    if kind == "text":
+        return str(v)
+    if kind == "int":
+        return integer(v, lang)
+    if kind == "signed":
+        return signed(v, lang)
+    return num(v, lang, 2)
+
+
+ALIGN = {"text": "l", "stt": "c", "code": "c"}
+
+
+def data_table(key: str, caption: str, header: list[str], raw: list[list], formats: list[str], lang: str,
+               **kw) -> "Table":
+    """A table from values: the printed rows are formatted from ``raw`` column by column, so the PDF,
+    DOCX, HTML and the workbook show the same numbers. Formats 'stt' and 'code' are text, centred."""
+    rows = [[cell(v, "text" if f in ("stt", "code") else f, lang) for v, f in zip(r, formats)] for r in raw]
+    align = kw.pop("align", None) or [ALIGN.get(f, "r") for f in formats]
+    return Table(key, caption, header, rows, align, raw=raw,
+                 formats=["text" if f in ("stt", "code") else f for f in formats], **kw)
+
+
+def records(df: pd.DataFrame) -> list[dict]:
+    """Rows as dicts with missing values as None (pandas turns None into NaN in numeric columns)."""
+    return df.astype(object).where(df.notna(), None).to_dict("records")
+
+
+def use_name(lu: pd.DataFrame, code: str, lang: str) -> str:
+    col = "name_vi" if lang == "vi" else "name_en"
+    return str(lu[col].get(code, code)) if code in lu.index else code
+
+
 def date_text(iso: str | None, lang: str) -> str:
     if not iso:
         return "—"
@@ -86,6 +122,11 @@ class KeyValues:
 
 @dataclass
 class Table:
+    """Rows of formatted strings (what the PDF, DOCX and HTML print) and, for the Excel workbook, the
+    same cells as values (``raw``: numbers stay numbers) with a number format per column (``formats``:
+    'text', 'ha', 'int', 'pct', 'km', 'num'). ``header_top``: an optional first header row of
+    (label, span) over ``header``; a span of 1 stands over a single column and takes both rows."""
+
     key: str
     caption: str
     header: list[str]
@@ -94,14 +135,37 @@ class Table:
     total_rows: set[int] = field(default_factory=set)
     note: str | None = None
     number: int = 0
+    raw: list[list] | None = None
+    formats: list[str] | None = None
+    header_top: list[tuple[str, int]] | None = None
+    sheet: str | None = None
+    """the Excel sheet's name; tables without one are not in the workbook"""
+    heading_rows: set[int] = field(default_factory=set)
+    """rows that head a group of rows: their number and their title, across the table"""
+    raw_header: list[str] | None = None
+    """the workbook's header when its columns differ from the printed ones (values split out of a cell)"""
 
 
 @dataclass
 class Figure:
+    """A static map or chart: the PNG and, for maps, what a reader sees on it (``texts``) and where the
+    map frame is (``frame_px``, ``extent``: its pixels and the world rectangle they show)."""
+
     key: str
     caption: str
     png: bytes
     number: int = 0
+    texts: list[str] = field(default_factory=list)
+    frame_px: tuple | None = None
+    extent: tuple | None = None
+    sites: list[str] = field(default_factory=list)
+    """the named sites a detail map shows"""
+
+    @classmethod
+    def of_map(cls, key: str, caption: str, image, sites: list[str] | None = None) -> "Figure":
+        """From a ``reports.mapkit.MapImage``."""
+        return cls(key, caption, image.png, texts=list(image.texts), frame_px=image.frame_px, extent=image.extent,
+                   sites=list(sites or []))
 
 
 @dataclass
@@ -110,7 +174,8 @@ class Interactive:
 
     note: str
     data: RunData
-    districts: Any
+    units: Any
+    """the administrative units drawn: 2025 communes, or districts when the parcels carry no commune"""
     zones: Any
     places: Any
 
@@ -134,6 +199,10 @@ class Document:
     sections: list[Section]
     land_uses: pd.DataFrame
     scenario_label: str
+    inputs: list[tuple[str, str, str]] = field(default_factory=list)
+    """(role, path, sha256) of every input, in full for the workbook's certificate sheet"""
+    certificate: list[tuple[str, Any]] = field(default_factory=list)
+    """the certificate as (label, value) with numbers as numbers, for the workbook"""
 
     def tables(self) -> list[Table]:
         return [b for s in self.sections for b in s.blocks if isinstance(b, Table)]

@@ -1,4 +1,5 @@
-"""`landalloc report`: one run directory → PDF, DOCX and self-contained HTML, and where the QGIS style is.
+"""`landalloc report`: one run directory → PDF, DOCX, self-contained HTML and an Excel workbook of its
+tables, and where the QGIS style is.
 
     from reports.build import build_report
     paths = build_report("runs/tiny", lang="vi", formats=("pdf", "docx", "html"))
@@ -21,8 +22,11 @@ from reports.blocks import LANGS
 from reports.data import load_run
 from reports.document import build_document
 from reports.html import render_html, write_pdf
+from reports.mapkit import DPI
 
-FORMATS = ("pdf", "docx", "html")
+FORMATS = ("pdf", "docx", "html", "xlsx")
+DEFAULT_FORMATS = ("pdf", "docx", "html")
+"""what `landalloc report` writes unless --format says otherwise; the workbook is asked for by name"""
 
 
 def parse_formats(text: str | Iterable[str]) -> tuple[str, ...]:
@@ -38,10 +42,11 @@ def _write(path: Path, write) -> Path:
     return atomic_write(path, write, suffix=f".tmp{path.suffix}")
 
 
-def build_report(run_dir: str | Path, lang: str = "vi", formats: str | Iterable[str] = FORMATS,
-                 compare: str | Path | None = None, out: str | Path | None = None) -> dict[str, Path]:
-    """Write report_<lang>.{pdf,docx,html} into ``out`` (default RUN_DIR/report); returns format → path
-    (plus ``qgis_style`` → each of the run's GeoPackages that carries the QGIS style)."""
+def build_report(run_dir: str | Path, lang: str = "vi", formats: str | Iterable[str] = DEFAULT_FORMATS,
+                 compare: str | Path | None = None, out: str | Path | None = None, dpi: int = DPI) -> dict[str, Path]:
+    """Write report_<lang>.{pdf,docx,html,xlsx} into ``out`` (default RUN_DIR/report); returns format → path
+    (plus ``qgis_style`` → each of the run's GeoPackages that carries the QGIS style). ``dpi``: of the
+    static maps (lower is faster, for previews and tests)."""
     if lang not in LANGS:
         raise InputError(None, "--lang", f"unknown language {lang!r}", f"use one of {', '.join(LANGS)}")
     fmts = parse_formats(formats)
@@ -50,13 +55,17 @@ def build_report(run_dir: str | Path, lang: str = "vi", formats: str | Iterable[
     other = load_run(Path(compare)) if compare is not None else None
     out = Path(out) if out is not None else run_dir / "report"
     written: dict[str, Path] = {}
-    doc = build_document(data, lang, other)
+    doc = build_document(data, lang, other, dpi=dpi)
     if "pdf" in fmts:
         written["pdf"] = _write(out / f"report_{lang}.pdf", lambda p: write_pdf(doc, p))
     if "docx" in fmts:
         from reports.docx_writer import write_docx  # python-docx, only for this format
 
         written["docx"] = _write(out / f"report_{lang}.docx", lambda p: write_docx(doc, p))
+    if "xlsx" in fmts:
+        from reports.xlsx_writer import write_xlsx  # openpyxl, only for this format
+
+        written["xlsx"] = _write(out / f"report_{lang}.xlsx", lambda p: write_xlsx(doc, p))
     if "html" in fmts:
         written["html"] = _write(out / f"report_{lang}.html", lambda p: p.write_text(render_html(doc, interactive=True),
                                                                                    encoding="utf-8"))

@@ -178,3 +178,110 @@ def zones_layer(data: RunData) -> Zones | None:
     if name in gdf.columns:
         gdf[name] = gdf[name].astype(object).map(nfc)
     return Zones(gdf.reset_index(drop=True), cls, name, rules, str(path))
+
+
+def dissolve_by(plan: gpd.GeoDataFrame, column: str, tolerance: float = 0.0) -> gpd.GeoDataFrame:
+    """One (multi)polygon per value of ``column`` with its summed ``area_ha`` (as ``area``), optionally
+    simplified. Parcels tile the province, so a coverage union is exact and fast; anything else falls
+    back to the general union."""
+    import shapely
+
+    parts, codes = [], []
+    for code, grp in plan.groupby(column, sort=True):
+        geoms = grp.geometry.to_numpy()
+        try:
+            merged = shapely.coverage_union_all(geoms)
+        except Exception:  # not a clean coverage
+            merged = shapely.union_all(geoms)
+        parts.append(shapely.simplify(merged, tolerance, preserve_topology=True) if tolerance > 0 else merged)
+        codes.append(code)
+    out = gpd.GeoDataFrame({column: codes}, geometry=parts, crs=plan.crs)
+    out["area"] = plan.groupby(column, sort=True)["area_ha"].sum().round(2).to_numpy()
+    return out
+
+
+# --- 2025 communes, anchors, the zone layers the exclusions are measured against --------------------
+
+def parcels_once(plan: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """One row per parcel: a phased plan's first period (geometry and attributes are the same in each)."""
+    if "period" not in plan.columns:
+        return plan
+    return plan[plan["period"] == plan["period"].iloc[0]]
+
+
+def communes_layer(data: RunData) -> Layer | None:
+    """The 2025 communes, as the parcels dissolved by their commune (the instance carries no commune
+    polygons); None when the parcel layer has no commune field."""
+    if data.plan is None or COMMUNE_FIELD not in data.plan.columns:
+        return None
+    parcels = parcels_once(data.plan)
+    parcels = parcels[parcels[COMMUNE_FIELD].notna() & (parcels[COMMUNE_FIELD].astype(str) != "")]
+    return Layer(dissolve_by(parcels, COMMUNE_FIELD), COMMUNE_FIELD, "parcels dissolved by commune_2025")
+
+
+def outline(layer: Layer | None):
+    """The province outline: the union of a layer that tiles it (communes, districts)."""
+    if layer is None or not len(layer.gdf):
+        return None
+    import shapely
+
+    return shapely.union_all(layer.gdf.geometry.to_numpy())
+
+
+@dataclass
+class AnchorPoint:
+    site: str
+    point: Any
+    label: str
+    max_km: float
+
+
+def _site_specs(node) -> list[dict]:
+    """Every named site with an anchor anywhere in the scenario (its sites and its periods' overrides)."""
+    found = []
+    if isinstance(node, dict):
+        if isinstance(node.get("anchor"), dict) and node.get("name"):
+            found.append(node)
+        for v in node.values():
+            found += _site_specs(v)
+    elif isinstance(node, list):
+        for v in node:
+            found += _site_specs(v)
+    return found
+
+
+def anchors(data: RunData) -> dict[str, AnchorPoint]:
+    """site name → its anchor point in the plan's CRS; an anchor whose layer cannot be read is a note."""
+    import shapely
+
+    out: dict[str, AnchorPoint] = {}
+    cache: dict[tuple, gpd.GeoDataFrame | None] = {}
+    for spec in _site_specs(data.scenario.get("constraints")) + _site_specs(data.scenario.get("periods")):
+        a, name = spec["anchor"], nfc(str(spec["name"]))
+        label = a.get("label") or str(a.get("value") or "")
+        if a.get("x") is not None and a.get("y") is not None:
+            out[name] = AnchorPoint(name, shapely.Point(a["x"], a["y"]), label or f"({a['x']:.0f}, {a['y']:.0f})", a["max_km"])
+            continue
+        key = (a.get("layer"), a.get("layer_name"))
+        if key not in cache:
+            gdf = _read_file(data, a["layer"], a.get("layer_name"), "anchor")[1] if a.get("layer") else None
+            cache[key] = gdf.to_crs(data.crs) if gdf is not None and gdf.crs is not None else None
+        gdf = cache[key]
+        if gdf is None or a.get("field") not in gdf.columns:
+            continue
+        hit = gdf[gdf[a["field"]].astype(str) == str(a.get("value"))]
+        if len(hit):
+            out[name] = AnchorPoint(name, hit.geometry.iloc[0], label, a["max_km"])
+    return out
+
+
+def zone_reader(data: RunData):
+    """(path relative to the scenario, layer name) → that zone layer in the plan's CRS, or None (a note)."""
+    cache: dict[tuple, gpd.GeoDataFrame | None] = {}
+
+    def read(path: str, layer: str | None) -> gpd.GeoDataFrame | None:
+        if (path, layer) not in cache:
+            gdf = _read_file(data, path, layer, "zone")[1]
+            cache[(path, layer)] = gdf.to_crs(data.crs) if gdf is not None and gdf.crs is not None else None
+        return cache[(path, layer)]
+    return read

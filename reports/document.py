@@ -1,10 +1,14 @@
-"""The report as a format-neutral document: a run's sections filled with the blocks of
-``reports/blocks.py`` (paragraphs, tables of formatted strings, figures). HTML/PDF
-(``reports/html.py``) and DOCX (``reports/docx_writer.py``) render this one document, so the three
-formats always show the same numbers.
+"""The dossier as a format-neutral document: a run's sections filled with the blocks of
+``reports/blocks.py`` (paragraphs, tables, figures). HTML/PDF (``reports/html.py``), DOCX
+(``reports/docx_writer.py``) and the Excel workbook (``reports/xlsx_writer.py``) render this one
+document, so every format shows the same numbers.
 
-Numbers come from ``optimizer/workflows/metrics.py`` (or run.json through it) and are only
-*formatted* here.
+In order: general information, summary, every figure of the plan checked, the land-use table by
+code, maps (overview, interactive, a detail map per site, rice and forest land), conversions,
+conversions by 2025 commune, works and projects, resettlement, binding rows, diagnosis, certificate,
+and the comparison with a second run. The tables of figures are built in ``reports/sections.py``;
+numbers come from ``optimizer/workflows/metrics.py`` and ``plan_figures.py`` (or run.json through
+them) and are only *formatted* here.
 """
 
 from __future__ import annotations
@@ -14,29 +18,22 @@ from pathlib import Path
 
 import pandas as pd
 
-from optimizer.workflows import metrics
-from reports import maps
+from optimizer.workflows import metrics, plan_figures
+from reports import maps, sections, site_maps
 from reports.blocks import (Bullets, Document, Figure, Interactive, KeyValues, Para, Section, Table, date_text,
-                            integer, num, percent, signed, strings)
-from reports.data import COMMUNE_FIELD, DISTRICT_FIELD, RunData, crs_label, districts_layer, places_layer, zones_layer
+                            integer, num, percent, records, signed, strings, use_name)
+from reports.context import MapContext
+from reports.data import COMMUNE_FIELD, DISTRICT_FIELD, RunData, crs_label, parcels_once
+from reports.labels import fields_text, former_district, source_text
+from reports.sections import matrix_table, region_words
 
 ROMAN = ["I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII", "XIII", "XIV", "XV"]
 
 
 # --- helpers -------------------------------------------------------------------------------------------
 
-def _records(df: pd.DataFrame) -> list[dict]:
-    """Rows as dicts with missing values as None (pandas turns None into NaN in numeric columns)."""
-    return df.astype(object).where(df.notna(), None).to_dict("records")
-
-
 def _t(T: dict, key: str, default: str | None = None) -> str:
     return T.get(key, default if default is not None else key)
-
-
-def _use_name(lu: pd.DataFrame, code: str, lang: str) -> str:
-    col = "name_vi" if lang == "vi" else "name_en"
-    return str(lu[col].get(code, code)) if code in lu.index else code
 
 
 def _status_text(T: dict, status: str | None) -> str:
@@ -45,6 +42,11 @@ def _status_text(T: dict, status: str | None) -> str:
 
 def _term_text(T: dict, term: str | None) -> str:
     return _t(T, f"term_{term}", term or "—")
+
+
+def _role_text(T: dict, role: str | None) -> str:
+    """An input's role in words: 'parcels' → 'lớp thửa đất'; a family's layer by the family's name."""
+    return _t(T, f"role_{role}", _family_text(T, role or "—"))
 
 
 def _family_text(T: dict, family: str) -> str:
@@ -107,19 +109,20 @@ def _general(data: RunData, lang: str, T: dict, crs_text: str) -> tuple[list[tup
         (T["run_date"], date_text(data.run.get("created"), lang)),
         (T["report_date"], date_text(_dt.date.today().isoformat(), lang)),
         (T["crs"], crs_text),
-        (T["sources"], "\n".join(_sources(meta)) or T["not_given"]),
+        (T["sources"], "\n".join(source_text(x, lang, T) for x in _sources(meta)) or T["not_given"]),
+        (T["admin_units"], T["admin_units_text"]),
     ]
     synthetic = meta.get("synthetic_fields")
-    rows.append((T["synthetic_fields"], ", ".join(map(str, synthetic)) if synthetic else T["not_given"]))
+    rows.append((T["synthetic_fields"], fields_text(synthetic, T) if synthetic else T["not_given"]))
     if meta.get("real_fields"):
-        rows.append((T["real_fields"], ", ".join(map(str, meta["real_fields"]))))
+        rows.append((T["real_fields"], fields_text(meta["real_fields"], T)))
     if meta.get("attribution"):
-        rows.append((T["attribution"], str(meta["attribution"])))
-    warnings = [T["synthetic_warning"].format(fields=", ".join(map(str, synthetic)))] if synthetic else [T["synthetic_unknown"]]
+        rows.append((T["attribution"], source_text(str(meta["attribution"]), lang, T)))
+    warnings = [T["synthetic_warning"].format(fields=fields_text(synthetic, T))] if synthetic else [T["synthetic_unknown"]]
     return rows, warnings
 
 
-def _summary(data: RunData, lang: str, T: dict, lu: pd.DataFrame, ind: pd.DataFrame) -> Section:
+def _summary(data: RunData, lang: str, T: dict, lu: pd.DataFrame, checks: list[pd.DataFrame]) -> Section:
     run = data.run
     s = Section("summary", T["s_summary"])
     if data.plan is None:
@@ -127,15 +130,27 @@ def _summary(data: RunData, lang: str, T: dict, lu: pd.DataFrame, ind: pd.DataFr
         return s
     s.blocks.append(Para(T["summary_plan"].format(parcels=integer(run.get("changed_parcels"), lang),
                                                   area=num(run.get("changed_area_ha"), lang))))
-    conv = metrics.conversion_matrix(data.plan, list(lu.index))
+    final = plan_figures.plan_periods(data.plan)[-1][1]  # a phased plan's final state
+    conv = metrics.conversion_matrix(final, list(lu.index))
     if metrics.TOTAL in conv.index and len(conv.columns) > 1:
-        items = [f"{c} – {_use_name(lu, c, lang)} {num(conv.loc[metrics.TOTAL, c], lang)} ha"
+        items = [f"{c} – {use_name(lu, c, lang)} {num(conv.loc[metrics.TOTAL, c], lang)} ha"
                  for c in conv.columns if c != metrics.TOTAL]
         if items:
             s.blocks.append(Para(T["summary_by_use"].format(items="; ".join(items))))
-    if len(ind):
-        met = int((ind["status"] == "met").sum())
-        s.blocks.append(Para(T["summary_quotas"].format(met=met, total=len(ind))))
+    rows = pd.concat(checks, ignore_index=True) if checks else pd.DataFrame(columns=plan_figures.COMPLIANCE_COLUMNS)
+    limits = rows[rows["met"].notna()]
+    if len(limits):
+        s.blocks.append(Para(T["summary_checks"].format(met=int((limits["met"] == True).sum()),  # noqa: E712
+                                                        total=len(limits)),
+                             "p" if (limits["met"] == True).all() else "warn"))  # noqa: E712
+    last = checks[-1] if checks else rows
+    for f in records(last[last["section"] == "forest_cover"]):
+        s.blocks.append(Para(T["summary_forest"].format(share=f"{num(f['value'], lang)}%", lo=f"{num(f['lo'], lang)}%")))
+    res = last[(last["section"] == "resettlement") & last["detail"].map(lambda d: d.get("mode") == "region")]
+    if len(res):
+        by_district = res["key"].str.startswith(f"{DISTRICT_FIELD}: ").all()
+        s.blocks.append(Para(T["summary_households"].format(n=integer(res["value"].sum(), lang), cap=num(res["hi"].sum(), lang),
+                                                            k=len(res), units=T["units_district" if by_district else "units_other"])))
     cert = run.get("certificate") or {}
     s.blocks.append(Para(T["summary_solution"].format(status=_status_text(T, run.get("status")),
                                                       objective=num(cert.get("objective"), lang, 4),
@@ -151,107 +166,11 @@ def _summary(data: RunData, lang: str, T: dict, lu: pd.DataFrame, ind: pd.DataFr
     if len(alt):
         s.blocks.append(Para(T["summary_alternatives"].format(pct=num(run.get("alternatives_min_difference_pct"), lang, 0))))
         rows = [[str(r["index"]), _status_text(T, r["status"]), num(r["objective"], lang, 4), percent(r["gap_to_best"], lang, 2),
-                 num(r["changed_area_ha"], lang)] for r in _records(alt)]
+                 num(r["changed_area_ha"], lang)] for r in records(alt)]
         caption = T["summary_alternatives"].format(pct=num(run.get("alternatives_min_difference_pct"), lang, 0)).rstrip(":")
         s.blocks.append(Table("alternatives", caption, list(T["alt_header"]), rows,
                               ["c", "l", "r", "r", "r"]))
     return s
-
-
-def _quota_text(lo, hi, lang: str) -> str:
-    if lo is not None and hi is not None:
-        return num(lo, lang) if abs(lo - hi) <= 1e-9 else f"{num(lo, lang)} – {num(hi, lang)}"
-    if lo is not None:
-        return f"≥ {num(lo, lang)}"
-    return f"≤ {num(hi, lang)}" if hi is not None else "—"
-
-
-def _indicators(data: RunData, lang: str, T: dict, lu: pd.DataFrame, ind: pd.DataFrame) -> Section:
-    s = Section("indicators", T["s_indicators"])
-    if not len(ind):
-        s.blocks.append(Para(T["ind_no_plan"] if data.plan is None and data.scenario.get("quotas") else T["ind_none"]))
-        return s
-    rows = []
-    for r in _records(ind):
-        name = _use_name(lu, r["use"], lang)
-        if r["region"]:
-            name += " (" + T["region_in"].format(field=r["region"]["field"], values=", ".join(r["region"]["values"])) + ")"
-        status = _t(T, f"status_{r['status']}", "—") if r["status"] else "—"
-        if r["binding"]:
-            status += f" ({T['binding_' + r['binding']]})"
-        rows.append([str(r["no"]), name, r["use"], num(r["current_ha"], lang), num(r["planned_ha"], lang),
-                     signed(r["change_ha"], lang), _quota_text(r["lo"], r["hi"], lang), status])
-    s.blocks.append(Table("indicators", T["ind_caption"], list(T["ind_header"]), rows,
-                          ["c", "l", "c", "r", "r", "r", "r", "l"], note=T["ind_note"]))
-    sources = [f"{r['key']}: {r['source']}" for r in _records(ind) if isinstance(r.get("source"), str) and r["source"]]
-    if sources:
-        s.blocks.append(Para(T["ind_sources"] + ":", "small"))
-        s.blocks.append(Bullets(sources))
-    return s
-
-
-def _matrix_table(key: str, caption: str, corner: str, m: pd.DataFrame, lang: str, T: dict, lu: pd.DataFrame) -> Table:
-    cols = [c for c in m.columns]
-    header = [corner] + [T["total"] if c == metrics.TOTAL else str(c) for c in cols]
-    rows, totals = [], set()
-    for i, (code, r) in enumerate(m.iterrows()):
-        label = T["total"] if code == metrics.TOTAL else f"{_use_name(lu, code, lang)} ({code})"
-        if code == metrics.TOTAL:
-            totals.add(i)
-        rows.append([label] + [num(r[c], lang) for c in cols])
-    return Table(key, caption, header, rows, ["l"] + ["r"] * len(cols), totals)
-
-
-def _conversion(data: RunData, lang: str, T: dict, lu: pd.DataFrame) -> Section:
-    s = Section("conversion", T["s_conversion"])
-    m = metrics.conversion_matrix(data.plan, list(lu.index))
-    if len(m.columns) <= 1:
-        s.blocks.append(Para(T["conv_none"]))
-        return s
-    s.blocks.append(_matrix_table("conversion", T["conv_caption"], T["conv_corner"], m, lang, T, lu))
-    return s
-
-
-def _region_table(key: str, caption: str, first: str, tab: pd.DataFrame, lang: str, T: dict,
-                  only_changed: bool = False) -> tuple[Table, int]:
-    uses = [c for c in tab.columns if c not in ("parcels", "area_ha", "changed_parcels", "changed_ha")]
-    uses = [u for u in uses if tab.loc[metrics.TOTAL, u] > 0]  # a use nobody converts to is not a column
-    header = [first] + list(T["reg_header"]) + [T["reg_to_use"].format(code=u) for u in uses]
-    rows, totals, hidden = [], set(), 0
-    for name, r in tab.iterrows():
-        if only_changed and name != metrics.TOTAL and r["changed_ha"] <= 0:
-            hidden += 1
-            continue
-        if name == metrics.TOTAL:
-            totals.add(len(rows))
-        rows.append([T["total"] if name == metrics.TOTAL else (name or "—"), integer(r["parcels"], lang),
-                     num(r["area_ha"], lang), integer(r["changed_parcels"], lang), num(r["changed_ha"], lang)]
-                    + [num(r[u], lang) for u in uses])
-    return Table(key, caption, header, rows, ["l"] + ["r"] * (len(header) - 1), totals), hidden
-
-
-def _regions(data: RunData, lang: str, T: dict) -> Section:
-    s = Section("regions", T["s_regions"])
-    uses = metrics.converted_uses(data.run, data.plan)
-    tab = metrics.by_region(data.plan, DISTRICT_FIELD, uses)
-    s.blocks.append(_region_table("districts", T["reg_caption_district"], T["reg_district"], tab, lang, T)[0])
-    if COMMUNE_FIELD in data.plan.columns:
-        ctab = metrics.by_region(data.plan, COMMUNE_FIELD, uses)
-        table, hidden = _region_table("communes", T["reg_caption_commune"], T["reg_commune"], ctab, lang, T, only_changed=True)
-        if hidden:
-            table.note = T["reg_commune_rest"].format(n=hidden)
-        s.blocks.append(table)
-    return s
-
-
-def _sites(data: RunData, lang: str, T: dict, lu: pd.DataFrame) -> Section | None:
-    tab = metrics.sites_table(data.run)
-    if not len(tab):
-        return None
-    rows = [[str(r["name"]), f"{r['use']} – {_use_name(lu, r['use'], lang)}", num(r["area_ha"], lang),
-             integer(r["parcels"], lang), num(r["anchor_distance_km"], lang)] for r in _records(tab)]
-    return Section("sites", T["s_sites"], [Table("sites", T["sites_caption"], list(T["sites_header"]), rows,
-                                                 ["l", "l", "r", "r", "r"])])
 
 
 def _binding(data: RunData, lang: str, T: dict) -> Section | None:
@@ -263,10 +182,10 @@ def _binding(data: RunData, lang: str, T: dict) -> Section | None:
         s.blocks.append(Para(T["bind_none"]))
         return s
     rows = []
-    for r in _records(tab):
-        unit = f" {r['unit']}" if r["unit"] else ""
+    for r in records(tab):
+        unit = {"households": f" {T['households_unit']}", "": ""}.get(r["unit"] or "", f" {r['unit']}")
         moved = "—" if r["bound"] is None else f"{num(r['bound'], lang)} → {num(r['moved_to'], lang)}{unit}"
-        rows.append([_family_text(T, r["family"]), str(r["key"]), _side_text(T, r["side"]),
+        rows.append([_family_text(T, r["family"]), region_words(str(r["key"]), T), _side_text(T, r["side"]),
                      num(r["activity"], lang) + unit, moved, num(r["marginal_value"], lang, 4),
                      _term_text(T, r["termination"]) if r["termination"] else "—"])
     s.blocks.append(Table("binding", T["bind_caption"], list(T["bind_header"]), rows, ["l", "l", "l", "r", "r", "r", "l"]))
@@ -284,11 +203,11 @@ def _diagnosis(data: RunData, lang: str, T: dict) -> Section | None:
     if len(diag):
         s.blocks.append(Para(T["diag_intro"]))
         rows = [[_family_text(T, r["family"]), str(r["key"]), _side_text(T, r["side"]), num(r["required"], lang),
-                 num(r["achievable"], lang), num(r["shortfall"], lang), r["unit"] or ""] for r in _records(diag)]
+                 num(r["achievable"], lang), num(r["shortfall"], lang), r["unit"] or ""] for r in records(diag)]
         s.blocks.append(Table("diagnosis", T["s_diagnosis"], list(T["diag_header"]), rows, ["l", "l", "l", "r", "r", "r", "l"]))
     if len(unreach):
         rows = [[_family_text(T, r["family"]), str(r["key"]), num(r["lo"], lang), num(r["max_achievable"], lang),
-                 num(r["shortfall"], lang)] for r in _records(unreach)]
+                 num(r["shortfall"], lang)] for r in records(unreach)]
         s.blocks.append(Table("unreachable", T["unreach_intro"], list(T["unreach_header"]), rows, ["l", "l", "r", "r", "r"]))
     return s
 
@@ -300,7 +219,7 @@ def _certificate(data: RunData, lang: str, T: dict) -> Section:
     sense = (run.get("model") or {}).get("sense")
     rows = [
         (T["cert_status"], _status_text(T, run.get("status"))),
-        (T["cert_termination"], f"{_term_text(T, c.get('termination'))} ({c.get('termination', '—')})"),
+        (T["cert_termination"], _term_text(T, c.get("termination"))),
         (T["cert_sense"], T["sense_max"] if sense == "max" else T["sense_min"] if sense == "min" else "—"),
         (T["cert_objective"], num(c.get("objective"), lang, 4)),
         (T["cert_bound"], num(c.get("bound"), lang, 4)),
@@ -317,14 +236,25 @@ def _certificate(data: RunData, lang: str, T: dict) -> Section:
     if v is not None:
         rows.append((T["cert_verify"], T["verify_ok"] if v.get("ok") else T["verify_bad"].format(n=len(v.get("violations", [])))))
         rows.append((T["cert_recomputed"], num(v.get("recomputed_objective"), lang, 4)))
-    inputs = [f"{i.get('role')}: {Path(i.get('path', '')).name} — {str(i.get('sha256') or '')[:16]}…"
+    inputs = [f"{_role_text(T, i.get('role'))}: {Path(i.get('path', '')).name} — {str(i.get('sha256') or '')[:16]}…"
               for i in run.get("inputs", [])]
     if inputs:
         rows.append((T["cert_inputs"], "\n".join(inputs)))
     return Section("certificate", T["s_certificate"], [KeyValues(rows)])
 
 
-def _compare(data: RunData, other: RunData, lang: str, T: dict, lu: pd.DataFrame, crs_text: str, districts) -> Section:
+def _certificate_values(run: dict, T: dict) -> list[tuple[str, object]]:
+    """The certificate's figures as values (the workbook's certificate sheet)."""
+    c, v = run.get("certificate") or {}, run.get("verify") or {}
+    return [(T["cert_status"], _status_text(T, run.get("status"))), (T["cert_termination"], _term_text(T, c.get("termination"))),
+            (T["cert_objective"], c.get("objective")), (T["cert_bound"], c.get("bound")), (T["cert_gap"], c.get("gap")),
+            (T["cert_solver"], f"{c.get('solver', '—')} {c.get('solver_version', '')}".strip()),
+            (T["cert_time"], c.get("time_s")), (T["cert_seed"], f"{c.get('seed', '—')} / {c.get('threads', '—')}"),
+            (T["cert_verify"], T["verify_ok"] if v.get("ok") else T["verify_bad"].format(n=len(v.get("violations", [])))),
+            (T["cert_recomputed"], v.get("recomputed_objective"))]
+
+
+def _compare(data: RunData, other: RunData, lang: str, T: dict, lu: pd.DataFrame, crs_text: str, ctx: MapContext) -> Section:
     a_name = data.run.get("scenario_name") or data.run_dir.name
     b_name = other.run.get("scenario_name") or other.run_dir.name
     s = Section("compare", T["s_compare"])
@@ -332,15 +262,15 @@ def _compare(data: RunData, other: RunData, lang: str, T: dict, lu: pd.DataFrame
     # the same table `landalloc compare` writes to kpis.csv
     kpi = metrics.compare_plan_kpis(data.run, data.plan, other.run, other.plan)
     rows = []
-    for r in _records(kpi):
+    for r in records(kpi):
         kind = r["kind"]
         if kind == "quota":
             label = T["kpi_quota"].format(key=r["key"])
         elif kind in ("area_by_use", "converted_by_use"):
-            label = T[f"kpi_{kind}"].format(code=r["key"], name=_use_name(lu, r["key"], lang))
+            label = T[f"kpi_{kind}"].format(code=r["key"], name=use_name(lu, r["key"], lang))
         elif kind == "converted_by_district":
             district, _, code = str(r["key"]).rpartition(" / ")
-            label = T["kpi_converted_by_district"].format(district=district, code=code)
+            label = T["kpi_converted_by_district"].format(district=former_district(district, T), code=code)
         else:
             label = _t(T, f"kpi_{kind}", kind)
         if kind == "gap":
@@ -362,51 +292,75 @@ def _compare(data: RunData, other: RunData, lang: str, T: dict, lu: pd.DataFrame
                           note=T["diff_missing"].format(n=missing) if missing else None))
     dm = metrics.difference_matrix(diff, list(lu.index))
     if len(dm.columns) > 1:
-        s.blocks.append(_matrix_table("compare_matrix", T["diff_matrix_caption"], T["diff_corner"], dm, lang, T, lu))
-    geo = data.plan[["parcel_id", "geometry"]].merge(diff[["parcel_id", "kind"]], on="parcel_id", how="inner")
-    png = maps.difference_map(geo, geo["kind"].tolist(), summ["parcels"].astype(int).to_dict(), lang, T, crs_text, districts)
-    s.blocks.append(Figure("difference_map", T["diff_map_caption"], png))
+        s.blocks.append(matrix_table("compare_matrix", T["diff_matrix_caption"], T["diff_corner"], dm, lang, T, lu))
+    geo = data.plan[["parcel_id", "area_ha", "geometry"]].merge(diff[["parcel_id", "kind"]], on="parcel_id", how="inner")
+    img = maps.difference_map(geo, geo["kind"].tolist(), summ["parcels"].astype(int).to_dict(), lang, T, crs_text,
+                              ctx.units, ctx.province, ctx.places, dpi=ctx.dpi)
+    s.blocks.append(Figure.of_map("difference_map", T["diff_map_caption"], img))
     return s
 
 
-def build_document(data: RunData, lang: str = "vi", compare: RunData | None = None) -> Document:
+def _maps(data: RunData, lang: str, T: dict, lu: pd.DataFrame, crs_text: str, ctx: MapContext) -> Section:
+    """The overview (developed land standing out, sites labelled), the interactive map (HTML), a detail
+    map per site or cluster of sites, and the thematic maps (rice land, forest land) with the plan's
+    changes; for a phased plan, the final period."""
+    s = Section("map", T["s_map"])
+    plan = plan_figures.plan_periods(data.plan)[-1][1]
+    s.blocks.append(Interactive(T["map_interactive"], data, ctx.units, ctx.zones, ctx.places))
+    overview = maps.plan_map(plan, lu, lang, T, crs_text, ctx.units, ctx.province, ctx.zones, ctx.places, dpi=ctx.dpi)
+    s.blocks.append(Figure.of_map("plan_map", T["map_caption"], overview))
+    area = {r["name"]: r.get("area_ha") for r in plan_figures.of_period(data.run.get("sites"),
+                                                                       plan["period"].iloc[0] if "period" in plan.columns else None)}
+    for i, cluster in enumerate(site_maps.site_clusters(plan), start=1):
+        img = site_maps.detail_map(plan, cluster, lu, lang, T, crs_text, ctx.units, ctx.zones, ctx.places,
+                                   ctx.anchors, area, dpi=ctx.dpi)
+        where = ", ".join(dict.fromkeys(c for site in cluster.sites for c in
+                                        plan_figures.site_regions(plan, COMMUNE_FIELD).get(site, [])))
+        caption = T["map_detail_caption"].format(sites=", ".join(cluster.sites), where=where or "—")
+        s.blocks.append(Figure.of_map(f"site_map_{i}", caption, img, cluster.sites))
+    for key, draw in (("rice_map", site_maps.rice_map), ("forest_map", site_maps.forest_map)):
+        got = draw(plan, data.run, lu, lang, T, crs_text, ctx.units, ctx.province, ctx.places, dpi=ctx.dpi)
+        if got is not None:
+            img, converted = got
+            s.blocks.append(Figure.of_map(key, T[f"{key}_caption"].format(ha=num(converted, lang)), img))
+    return s
+
+
+def build_document(data: RunData, lang: str = "vi", compare: RunData | None = None, dpi: int = maps.DPI) -> Document:
     """The whole report for one run (and optionally a second run to compare with). The Interactive
-    block is rendered by the HTML only; PDF and DOCX skip it."""
+    block is rendered by the HTML only; PDF and DOCX skip it. ``dpi``: of the static maps."""
     T = strings(lang)
     lu = metrics.land_use_table(data.run)
     crs_text = crs_label(data.crs)
     meta, warnings = _general(data, lang, T, crs_text)
     current = {}
     if data.plan is not None and data.loaded is not None:
-        current = metrics.quota_current_areas(data.loaded, data.plan)
-    ind = metrics.indicator_table(data.run, current)
-
-    sections = [_summary(data, lang, T, lu, ind), _indicators(data, lang, T, lu, ind)]
-    districts = zones = places = None
+        current = metrics.quota_current_areas(data.loaded, parcels_once(data.plan))
+    ctx = MapContext.of(data, lang, T, dpi)
+    compliance, checks = sections.compliance_section(data, lang, T, lu, ctx.anchors, current)
+    body = [compliance, sections.indicators_section(data, lang, T, lu)]
     if data.plan is not None:
-        districts, zones, places = districts_layer(data), zones_layer(data), places_layer(data)
-        mapsec = Section("map", T["s_map"])
-        mapsec.blocks.append(Interactive(T["map_interactive"], data, districts, zones, places))
-        mapsec.blocks.append(Figure("plan_map", T["map_caption"],
-                                    maps.plan_map(data.plan, lu, lang, T, crs_text, districts, zones, places)))
-        sections += [mapsec, _conversion(data, lang, T, lu), _regions(data, lang, T)]
-    for extra in (_sites(data, lang, T, lu), _binding(data, lang, T), _diagnosis(data, lang, T)):
-        if extra is not None:
-            sections.append(extra)
-    sections.append(_certificate(data, lang, T))
+        body += [_maps(data, lang, T, lu, crs_text, ctx), sections.conversion_section(data, lang, T, lu),
+                 sections.regions_section(data, lang, T)]
+    body += [sections.sites_section(data, lang, T, lu, ctx.anchors), sections.resettlement_section(data, lang, T),
+             _binding(data, lang, T), _diagnosis(data, lang, T)]
+    body = [_summary(data, lang, T, lu, checks)] + [b for b in body if b is not None] + [_certificate(data, lang, T)]
     notes = list(data.notes)
     if compare is not None:
-        sections.append(_compare(data, compare, lang, T, lu, crs_text, districts))
+        body.append(_compare(data, compare, lang, T, lu, crs_text, ctx))
         notes += [f"B: {n}" for n in compare.notes]
     if notes:
-        sections.append(Section("notes", T["s_notes"], [Para(T["notes_intro"]), Bullets(notes)]))
-    for i, s in enumerate(sections):
+        body.append(Section("notes", T["s_notes"], [Para(T["notes_intro"]), Bullets(notes)]))
+    for i, s in enumerate(body):
         s.heading = f"{ROMAN[i + 1] if i + 1 < len(ROMAN) else i + 1}. {s.heading}"
-    sections.insert(0, Section("general", f"{ROMAN[0]}. {T['s_general']}", [KeyValues(meta)]
-                               + [Para(w, "warn") for w in warnings]))
-    _numbered(sections)
+    body.insert(0, Section("general", f"{ROMAN[0]}. {T['s_general']}", [KeyValues(meta)]
+                           + [Para(w, "warn") for w in warnings]))
+    _numbered(body)
     sc = data.scenario
+    inputs = [(_role_text(T, i.get("role")), str(i.get("path", "")), str(i.get("sha256") or ""))
+              for i in data.run.get("inputs", [])]
     return Document(lang=lang, T=T, title=T["title"], subtitle=T["subtitle"], meta=meta, warnings=warnings,
                     generated_note=T["generated_note"].format(version=data.run.get("landalloc_version", "?"),
                                                               run_dir=str(data.run_dir)),
-                    sections=sections, land_uses=lu, scenario_label=sc.get("title") or sc.get("name") or "")
+                    sections=body, land_uses=lu, scenario_label=sc.get("title") or sc.get("name") or "",
+                    inputs=inputs, certificate=_certificate_values(data.run, T))

@@ -92,15 +92,28 @@ def _caption(d, text: str) -> None:
 def _table(d, t: Table, T: dict) -> None:
     _caption(d, f"{T['table']} {t.number}. {t.caption}")
     size = 9 if len(t.header) > 7 else 11
-    table = d.add_table(rows=1 + len(t.rows), cols=len(t.header))
+    top = 1 if t.header_top else 0
+    table = d.add_table(rows=1 + top + len(t.rows), cols=len(t.header))
     table.style = "Table Grid"
     table.alignment = WD_TABLE_ALIGNMENT.CENTER
     for j, h in enumerate(t.header):
-        _cell_text(table.rows[0].cells[j], h, "c", True, size)
-    _repeat_header(table.rows[0])
-    for i, row in enumerate(t.rows, start=1):
+        _cell_text(table.rows[top].cells[j], h, "c", True, size)
+    if top:  # the official forms' two-row header: a group over its columns, single columns merged down
+        col = 0
+        for label, span in t.header_top:
+            first = table.rows[0].cells[col]
+            merged = first.merge(table.rows[0].cells[col + span - 1]) if span > 1 else first.merge(table.rows[1].cells[col])
+            _cell_text(merged, label, "c", True, size)
+            col += span
+    for r in range(top + 1):
+        _repeat_header(table.rows[r])
+    for i, row in enumerate(t.rows, start=1 + top):
+        if (i - 1 - top) in t.heading_rows:  # a group's heading: its number, then its title across the table
+            _cell_text(table.rows[i].cells[0], row[0], "c", True, size)
+            _cell_text(table.rows[i].cells[1].merge(table.rows[i].cells[len(row) - 1]), row[1], "l", True, size)
+            continue
         for j, value in enumerate(row):
-            _cell_text(table.rows[i].cells[j], value, t.align[j], (i - 1) in t.total_rows, size)
+            _cell_text(table.rows[i].cells[j], value, t.align[j], (i - 1 - top) in t.total_rows, size)
     if t.note:
         p = d.add_paragraph()
         _set_font(p.add_run(t.note), 10.5)
@@ -162,7 +175,7 @@ def write_docx(doc: Document, path: Path) -> None:
                 p = d.add_paragraph()
                 p.alignment = WD_ALIGN_PARAGRAPH.CENTER
                 p.paragraph_format.keep_with_next = True
-                p.add_run().add_picture(io.BytesIO(b.png), width=Mm(160))
+                p.add_run().add_picture(io.BytesIO(b.png), width=Mm(140 if b.sites else 160))
                 _caption(d, f"{doc.T['figure']} {b.number}. {b.caption}")
             elif isinstance(b, Interactive):
                 continue

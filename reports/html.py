@@ -22,9 +22,11 @@ import shapely
 from markupsafe import Markup, escape
 
 from optimizer.workflows.metrics import ordered_codes
+from optimizer.workflows.plan_figures import plan_periods
 from reports.blocks import TEMPLATES, Bullets, Document, Figure, Interactive, KeyValues, Para, Table, strip_scheme
-from reports.data import RunData
-from reports.maps import dissolve_by, zone_kind, zone_label
+from reports.data import COMMUNE_FIELD, RunData, dissolve_by
+from reports.labels import reason_text, zone_rule_label
+from reports.mapkit import zone_kind
 
 VENDOR = Path(__file__).resolve().parent / "vendor"
 LEAFLET_VERSION = "1.9.4"
@@ -82,7 +84,7 @@ def _fc(gdf, props: dict) -> dict:
 
 def map_payload(block: Interactive, doc: Document) -> dict:
     data: RunData = block.data
-    plan = data.plan
+    plan = plan_periods(data.plan)[-1][1]  # a phased plan: its final state
     T, lu = doc.T, doc.land_uses
     name_col = "name_vi" if doc.lang == "vi" else "name_en"
     codes = ordered_codes(set(plan["new_use"]) | set(plan["current_use"]), list(lu.index))
@@ -95,13 +97,14 @@ def map_payload(block: Interactive, doc: Document) -> dict:
     wgs = plan.to_crs(4326)
     minx, miny, maxx, maxy = wgs.total_bounds
     payload["bounds"] = [[float(miny), float(minx)], [float(maxy), float(maxx)]]
-    parcel_props = {"id": "parcel_id", "cu": "current_use", "nu": "new_use", "a": "_a", "d": "district",
-                    "ch": "_ch", "r": "reason", "s": "site"}
+    parcel_props = {"id": "parcel_id", "cu": "current_use", "nu": "new_use", "a": "_a", "c": COMMUNE_FIELD,
+                    "d": "district", "ch": "_ch", "r": "_reason", "s": "site"}
     wgs = wgs.assign(_a=plan["area_ha"].round(2).to_numpy(), _ch=plan["changed"].astype(bool).astype(int).to_numpy())
-    for c in ("reason", "site", "district"):
+    for c in ("reason", "site", "district", COMMUNE_FIELD):
         if c not in wgs.columns:
             wgs[c] = ""
         wgs[c] = wgs[c].fillna("").astype(str)
+    wgs["_reason"] = [reason_text(r, doc.lang) for r in wgs["reason"]]
     if len(plan) <= MAX_PARCEL_FEATURES:
         payload["merged"] = False
         payload["plan"] = _fc(wgs, parcel_props)
@@ -112,21 +115,21 @@ def map_payload(block: Interactive, doc: Document) -> dict:
         payload["plan"] = _fc(dissolve_by(plan, "new_use", tol).to_crs(4326), {"nu": "new_use", "a": "area"})
         payload["current"] = _fc(dissolve_by(plan, "current_use", tol).to_crs(4326), {"cu": "current_use", "a": "area"})
         payload["changed"] = _fc(wgs[wgs["_ch"] == 1], parcel_props)
-    if block.districts is not None:
-        d = block.districts.gdf.to_crs(4326)
-        d = d.assign(_label=d[block.districts.label].astype(str) if block.districts.label else "")
-        payload["districts"] = _fc(d, {"label": "_label"})
+    if block.units is not None:
+        d = block.units.gdf.to_crs(4326)
+        d = d.assign(_label=d[block.units.label].astype(str) if block.units.label else "")
+        payload["units"] = _fc(d, {"label": "_label"})
+        payload["text"]["map_layer_districts"] = T["map_communes" if block.units.label == COMMUNE_FIELD else "map_districts"]
     if block.zones is not None and len(block.zones.gdf):
         z = block.zones
         g = z.gdf.to_crs(4326)
         names = g[z.name_field].astype(str) if z.name_field in g.columns else g[z.class_field]
         g = g.assign(_kind=[zone_kind(z.rules[c]) for c in g[z.class_field]],
-                     _label=[f"{zone_label(c, z.rules[c], T)} — {n}" for c, n in zip(g[z.class_field], names)])
+                     _label=[f"{zone_rule_label(c, z.rules[c], T, doc.lang)} — {n}" for c, n in zip(g[z.class_field], names)])
         payload["zones"] = _fc(g, {"kind": "_kind", "label": "_label"})
-    if block.places is not None and len(block.places.gdf):
+    if block.places is not None and len(block.places.gdf) and "_label" in block.places.gdf.columns:
         p = block.places.gdf
-        p = p[p.geometry.geom_type == "Point"].to_crs(4326)
-        p = p.assign(_label=p[block.places.label].astype(str) if block.places.label else "")
+        p = p[(p.geometry.geom_type == "Point") & p["_label"].notna()].to_crs(4326)
         payload["places"] = _fc(p, {"label": "_label"})
     return payload
 

@@ -142,12 +142,15 @@ def test_infeasible_quota_exits_3_with_diagnosis(cli, tmp_path):
 
 
 def test_binding_quotas_with_marginal_values(cli, tmp_path):
-    """Hand check (see test_tiny.py): SKK at 4 ha → best p5+p2 (16) + TMD p4+p6 (12) = 28, so one more
-    hectare of industrial park costs 1; TMD hi 3 ha adds nothing (p2 is 2 ha, p4+p6 already best) → 0."""
+    """Hand check (see test_tiny.py; optimum 29). SKK is exactly 3 ha, a band narrower than any parcel
+    that could move it, and industry pays (p2 would add 4 as SKK), so the cap binds: relaxed by the
+    largest parcel that could enter (p2, 2 ha) to 5 ha, the best plan adds p2 → SKK (+4): 33, i.e.
+    +2.00 per ha. TMD's cap of 2 ha, relaxed by 2 ha, buys nothing: p2 as TMD adds 0, and moving p1
+    from SKK to TMD costs more than it gains (SKK p5+p4 = 15, TMD +1: 28) → 0, proven."""
     run = _solve(cli, TINY, tmp_path / "run")
     mv = {(m["key"], m["side"]): m["marginal_value"] for m in run["marginal_values"]}
-    assert mv == {("SKK", "both"): pytest.approx(-1.0), ("TMD", "hi"): pytest.approx(0.0)}
-    assert {(b["key"], b["side"]) for b in run["binding"]} == {("SKK", "both"), ("TMD", "hi")}
+    assert mv == {("SKK", "hi"): pytest.approx(2.0), ("TMD", "hi"): pytest.approx(0.0)}
+    assert {(b["key"], b["side"]) for b in run["binding"]} == {("SKK", "hi"), ("TMD", "hi")}
 
 
 def test_alternatives_differ_and_verify(cli, tmp_path):

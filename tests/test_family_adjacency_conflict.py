@@ -247,7 +247,7 @@ def test_compile_rows_accept_exactly_the_plans_verify_accepts(tmp_path, lineariz
             act = A @ x
             assert np.all(act <= hi + 1e-9) and np.all(act >= lo - 1e-9), uses
             # the model's penalty (cost −1 per pair) equals the contribution recomputed from geometry
-            assert m.c[v_cols] @ x[v_cols] == fam.objective_contribution(ctx) == -len(conflict)
+            assert m.c[v_cols] @ x[v_cols] == sum(t["contribution"] for t in fam.objective_terms(ctx)) == -len(conflict)
             # exact_incumbents: flipping any pair column away from the conflict indicator breaks a row
             for k in range(len(v_cols)):
                 x[v_cols[k]] = 1 - x[v_cols[k]]

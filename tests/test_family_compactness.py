@@ -267,4 +267,4 @@ def test_compile_z_pinned_to_geometric_reward_on_every_plan(tmp_path, count):
             assert sum(ok) == 1, (uses, m.columns.loc[zi, "key"])
             x[zi] = float(ok.index(True))
         assert np.all(A @ x <= hi + 1e-9) and np.all(A @ x >= lo - 1e-9)
-        assert m.c[z] @ x[z] == pytest.approx(fam.objective_contribution(ctx), abs=1e-9), uses
+        assert m.c[z] @ x[z] == pytest.approx(sum(t["contribution"] for t in fam.objective_terms(ctx)), abs=1e-9), uses

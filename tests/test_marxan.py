@@ -19,7 +19,8 @@ Plan B = (1,1,1,1,1,3): cost 3.5; boundary (5,6) 0.5 + (3,6) 2·0.5 = 1.5, + 3, 
 F = 1, 20·10·1 = 200; fish: fishing 4 < 5 → 0.2, reserve occurrences 0 → ⌊1/1⌋ = 1, F = 1.2, 15·5·1.2 = 90.
 Score 3.5 + 9 + 290 = 302.5.
 
-``tests/data/marxan/minimal``: only pu.dat, spec.dat, puvspr.dat (default zones available/reserved,
+``tests/data/marxan/minimal`` read as Marxan with Zones (``--flavour zones``: with no zones file the project
+would be read as classic Marxan, tests/test_marxan_classic.py): only pu.dat, spec.dat, puvspr.dat (default zones available/reserved,
 one cost column `cost`, multipliers 1, contributions 1, BLM 1, no boundary). Costs 4, 2, 5, 1 → 12 for
 every plan. Feature a (target 5): Marxan's penalty estimate adds PUs by amount/cost 2/2, 4/5, 3/4, 0.5/1:
 PU2 (2) then PU3 (6 ≥ 5) → penalty 2 + 5 = 7. Feature b (target 20, spf 2): PU3 9/5 then PU1 1/4, 10 < 20
@@ -39,7 +40,9 @@ import pytest
 
 from optimizer.engine.errors import InputError
 from optimizer.marxan.model import build_model, objective_of_plan, solve
-from optimizer.marxan.reader import MarxanProject, read_project, read_solution
+from optimizer.marxan.arrays import MarxanProject
+from optimizer.marxan.reader import read_project
+from optimizer.marxan.solutions import read_zones_solution as read_solution
 from optimizer.marxan.score import evaluate, plan_violations
 from optimizer.engine.scenario import SolverSettings, load_scenario
 
@@ -99,7 +102,7 @@ def test_hand_computed_scores():
 
 
 def test_missing_optional_files_defaults_and_penalty_estimate():
-    p = read_project(MINIMAL)
+    p = read_project(MINIMAL, "zones")
     assert p.zone_names == ("available", "reserved") and p.cost_names == ("cost",) and p.blm == 1.0
     assert p.penalty_source == "estimated" and p.penalty.tolist() == [7.0, 18.0]
     for plan in plans(p):
@@ -309,11 +312,12 @@ def test_solve_and_verify_route_imported_scenario(cli, tmp_path):
 
 
 def test_hard_targets_unreachable_exit_3_with_diagnosis(cli, tmp_path):
-    res = cli("import-marxan", MINIMAL, "--out", tmp_path / "m", "--solve", "--json")
+    res = cli("import-marxan", MINIMAL, "--out", tmp_path / "m", "--flavour", "zones", "--solve", "--json")
     assert res.exit_code == 3
     d = json.loads(res.stdout)["solve"]["diagnosis"]
     assert [(x["key"], x["required"], x["achievable"]) for x in d] == [("2:amount", 20.0, 10.0)]
-    res = cli("import-marxan", MINIMAL, "--out", tmp_path / "m", "--solve", "--targets", "soft", "--json")
+    res = cli("import-marxan", MINIMAL, "--out", tmp_path / "m", "--flavour", "zones", "--solve", "--targets", "soft",
+              "--json")
     assert res.exit_code == 0 and json.loads(res.stdout)["solve"]["objective"] == 30.0
 
 
@@ -322,10 +326,10 @@ def test_hard_targets_unreachable_exit_3_with_diagnosis(cli, tmp_path):
 def test_marxan_project_round_trip_gives_the_same_model(cli, tmp_path):
     """project → scenario → export-marxan → re-import: the same arrays and the same MIP, entry for entry."""
     for src in (SMALL, MINIMAL):
-        assert cli("import-marxan", src, "--out", tmp_path / src.name).exit_code == 0
+        assert cli("import-marxan", src, "--out", tmp_path / src.name, "--flavour", "zones").exit_code == 0
         res = cli("export-marxan", tmp_path / src.name / "scenario.yaml", "--out", tmp_path / f"{src.name}-again")
         assert res.exit_code == 0, res.output
-        a, b = read_project(src), read_project(tmp_path / f"{src.name}-again")
+        a, b = read_project(src, "zones"), read_project(tmp_path / f"{src.name}-again")
         same_project(a, b)
         for targets in ("soft", "hard"):
             ma, mb = build_model(a, targets).model, build_model(b, targets).model
@@ -397,7 +401,7 @@ def test_landalloc_tiny_round_trip_every_plan(cli, tmp_path):
 
 
 def test_landalloc_synthetic_round_trip(synthetic_small, tmp_path):
-    from optimizer.marxan.writer import export_scenario
+    from optimizer.marxan.export import export_scenario
 
     loaded = load_scenario(synthetic_small)
     rep = export_scenario(loaded, tmp_path / "syn")

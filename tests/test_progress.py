@@ -38,14 +38,23 @@ def test_highs_trace_is_ordered_consistent_and_ends_at_the_result(synthetic_smal
 
 
 def test_cli_reports_progress_on_stderr_and_keeps_stdout_json(cli, tmp_path, synthetic_small):
-    """`solve --json`: a line per new incumbent on stderr (not a terminal here), only JSON on stdout, and the
-    same trace in run.json."""
+    """`solve --json`: a line per new plan on stderr (not a terminal here) naming its phase, no gap above
+    100 % shown as a percentage, a final line with the summary's objective, bound and gap; only JSON on
+    stdout, and the same trace in run.json."""
+    import re
+
+    from optimizer.cli.terminal import fmt, fmt_gap
+
     out = tmp_path / "run"
     res = cli("solve", synthetic_small, "--out", out, "--json")
     assert res.exit_code == 0, res.stderr
     run = json.loads(res.stdout)
-    progress_lines = [ln for ln in res.stderr.splitlines() if ln.startswith("incumbent ")]
-    assert progress_lines and "gap" in progress_lines[-1]
+    progress_lines = [ln for ln in res.stderr.splitlines() if re.match(r"^\s*\d+\.\d s  ", ln)]
+    assert len(progress_lines) >= 2 and "first plan found" in progress_lines[0]
+    assert all(float(g) <= 100 for ln in progress_lines for g in re.findall(r"gap (\d+(?:\.\d+)?)%", ln))
+    final = progress_lines[-1]
+    assert f"objective {fmt(run['objective'])}" in final and f"bound {fmt(run['bound'])}" in final
+    assert f"gap {fmt_gap(run['gap'])}" in final and final.split("s  ", 1)[1].startswith(run["status"])
     assert run["progress"] and run["progress"][-1]["incumbent"] == pytest.approx(run["objective"], rel=1e-9)
     assert json.loads((out / "run.json").read_text())["progress"] == run["progress"]
 

@@ -38,6 +38,8 @@ def test_plans_satisfy_rows_and_verify(tmp_path_factory, n, seed, share):
     if run["status"] == "optimal":
         assert run["verify"]["ok"], run["verify"]
         assert abs(run["verify"]["recomputed_objective"] - run["objective"]) <= 1e-6 * max(1, abs(run["objective"]))
+        terms = sum(t["contribution"] for t in run["objective_terms"])
+        assert abs(terms - run["objective"]) <= 1e-6 * max(1, abs(run["objective"]))
     else:
         assert run["diagnosis"] or any(not r["reachable"] for r in run["reachability"])
 

@@ -27,10 +27,11 @@ from .conftest import ROOT
 TINY_DIR = ROOT / "instances" / "tiny"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync"]
-VI_HEADINGS = ["BÁO CÁO PHƯƠNG ÁN PHÂN BỔ SỬ DỤNG ĐẤT", "Thông tin chung", "Tóm tắt phương án", "Chỉ tiêu sử dụng đất",
-               "Bản đồ phương án", "Chuyển mục đích sử dụng đất", "Phân bổ theo đơn vị hành chính",
+VI_HEADINGS = ["BÁO CÁO PHƯƠNG ÁN PHÂN BỔ SỬ DỤNG ĐẤT", "Thông tin chung", "Tóm tắt phương án",
+               "Kiểm tra các chỉ tiêu của quy hoạch", "Chỉ tiêu sử dụng đất", "Bản đồ phương án",
+               "Chuyển mục đích sử dụng đất", "Chuyển mục đích theo đơn vị hành chính",
                "Chỉ tiêu ràng buộc và giá trị biên", "Chứng nhận tối ưu", "Thuộc tính tổng hợp (giả lập)",
-               "Hiện trạng (ha)", "Quy hoạch (ha)", "Đánh giá", "Đất khu công nghiệp", "Đất thương mại, dịch vụ"]
+               "Hiện trạng", "Quy hoạch", "Cơ cấu (%)", "Đánh giá", "Đất khu công nghiệp", "Đất thương mại, dịch vụ"]
 
 
 def vi(x: float, digits: int = 2) -> str:
@@ -54,7 +55,7 @@ def pdf_text(path: Path) -> str:
     return re.sub(r"\s+", " ", nfc(out.stdout.decode("utf-8")))  # table headers wrap inside their cells
 
 
-def _invoke(*args) -> "click.testing.Result":  # noqa: F821
+def _invoke(*args):
     from optimizer.cli import main
 
     return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
@@ -168,6 +169,8 @@ def test_pdf_english(runs, tmp_path):
 # --- DOCX ------------------------------------------------------------------------------------------------
 
 def test_docx_holds_the_same_indicator_table(runs, vi_report):
+    """The DOCX shows the land-use table by code in the official two-row header layout, the same cells as
+    the document model (which the PDF renders too), and its current/planned areas are the parcels'."""
     import docx
     from docx.shared import Mm
 
@@ -178,20 +181,23 @@ def test_docx_holds_the_same_indicator_table(runs, vi_report):
     sec = d.sections[0]
     assert abs(sec.page_width - Mm(210)) < Mm(0.5) and abs(sec.page_height - Mm(297)) < Mm(0.5)
     assert d.styles["Normal"].font.name == "Times New Roman"
-    header = ["STT", "Chỉ tiêu sử dụng đất", "Mã", "Hiện trạng (ha)", "Quy hoạch (ha)", "Tăng (+), giảm (−) (ha)",
-              "Chỉ tiêu được phân bổ (ha)", "Đánh giá"]
-    table = next(t for t in d.tables if [nfc(c.text) for c in t.rows[0].cells] == header)
-    rows = [[nfc(c.text) for c in r.cells] for r in table.rows[1:]]
-    run = _run(runs["a"])
-    assert len(rows) == len(run["quotas"])
-    for row, q in zip(rows, run["quotas"]):
-        planned, quota = _quota_cells(q)
-        assert row[2] == q["use"] and row[4] == planned and row[6] == quota
-        assert row[7].startswith("Đạt")
-    assert rows[[q["key"] for q in run["quotas"]].index("HNK")][3] == vi(_current_area("HNK"))
-    # the DOCX shows exactly the document model's cells (which the PDF renders too)
+    table = next(t for t in d.tables if [nfc(c.text) for c in t.rows[1].cells][3:7] ==
+                 ["Diện tích (ha)", "Cơ cấu (%)", "Diện tích (ha)", "Cơ cấu (%)"])
+    top = [nfc(c.text) for c in table.rows[0].cells]
+    assert top[:3] == ["STT", "Chỉ tiêu sử dụng đất", "Mã"] and top[3] == top[4] == "Hiện trạng" and top[5] == "Quy hoạch"
+    rows = [[nfc(c.text) for c in r.cells] for r in table.rows[2:]]
     doc = build_document(load_run(runs["a"]), "vi")
     assert rows == doc.table("indicators").rows
+    parcels = pyogrio.read_dataframe(TINY_DIR / "parcels.geojson").to_crs("EPSG:9210")
+    plan = pyogrio.read_dataframe(runs["a"] / "allocation.gpkg", layer="allocation")
+    by_code = {r[2]: r for r in rows if r[2]}
+    for code in set(parcels["current_use"]) | set(plan["new_use"]):
+        current = float(parcels.geometry.area[parcels["current_use"] == code].sum() / 1e4)
+        planned = float(plan.loc[plan["new_use"] == code, "area_ha"].sum())
+        assert by_code[code][3] == vi(current) and by_code[code][5] == vi(planned), code
+    run = _run(runs["a"])
+    for q in run["quotas"]:  # the allocated quota stands beside its code
+        assert by_code[q["use"]][8] == _quota_cells(q)[1]
     assert len(d.inline_shapes) >= 1  # the plan map
 
 
@@ -392,7 +398,7 @@ def test_sites_table_from_run_json(runs, tmp_path):
                      "anchor_distance_km": 1.234, "min_ha": 2.0, "max_ha": 4.0, "anchor_max_km": 5.0}]
     (run_dir / "run.json").write_text(json.dumps(run, ensure_ascii=False), encoding="utf-8")
     table = build_document(load_run(run_dir), "vi").table("sites")
-    assert table.rows == [["KCN Đề Thám", "SKK – Đất khu công nghiệp", "3,00", "2", "1,23"]]
+    assert table.rows == [["1", "KCN Đề Thám", "SKK", "—", "3,00", "2,00", "4,00", "—", "1,23", "5,00"]]
 
 
 def test_bad_format_is_exit_2(runs):

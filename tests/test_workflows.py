@@ -21,6 +21,7 @@ import pyogrio
 import pytest
 import yaml
 
+from optimizer.engine.errors import InputError
 from tests.conftest import ROOT, TINY
 
 GRID = {"quotas.SKK.hi": [2.0, 2.6], "objective.terms.forest_loss.weight": [-30, -5]}
@@ -232,7 +233,7 @@ def test_a_failing_write_keeps_the_old_file_and_leaves_no_temp_file(base_run, wh
         raise OSError("disk full")
 
     monkeypatch.setattr(reports.comparison, "save_figure", half_then_fail)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(InputError, match="disk full"):  # a full disk is bad input (exit 2), never a traceback
         write_comparison(base_run, whatif_run[0], out)
     assert sorted(p.name for p in out.iterdir()) == names
     assert (out / "difference.png").read_bytes() == png

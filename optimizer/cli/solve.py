@@ -12,11 +12,11 @@ from pathlib import Path
 import click
 
 from optimizer.cli.terminal import (SolveProgress, console, emit_json, err_console, fmt, handle_errors, log,
-                                    print_diagnosis, print_run_summary, table, warn)
+                                    print_diagnosis, print_marginal_values, print_run_summary, table, warn)
 from optimizer.engine.errors import EXIT_INFEASIBLE, EXIT_OK
 from optimizer.engine.info import instance_info as summarize_instance
 from optimizer.engine.preflight import preflight, unreachable
-from optimizer.engine.run import solve_scenario, verify_run
+from optimizer.engine.run import price_run, solve_scenario, verify_run
 from optimizer.engine.scenario import apply_overrides, load_scenario
 from optimizer.engine.solvers import solver_names
 from optimizer.workflows.store import Recorder
@@ -30,7 +30,7 @@ from optimizer.workflows.store import Recorder
 @click.option("--gap", type=float, help="override solver.gap (relative, e.g. 0.001)")
 @click.option("--seed", type=int, help="override solver.seed")
 @click.option("--threads", type=int, help="override solver.threads")
-@click.option("--repair", is_flag=True, default=None, help="repair invalid parcel geometries with make_valid (recorded in run.json notes)")
+@click.option("--repair", is_flag=True, default=None, help="repair invalid geometries of every input layer with make_valid (recorded in run.json notes)")
 @click.option("--alternatives", type=int, default=0, show_default=True, help="also find K near-optimal alternative plans")
 @click.option("--min-difference", type=float, default=10.0, show_default=True,
               help="alternatives differ pairwise by at least this % of the best plan's converted area")
@@ -38,9 +38,11 @@ from optimizer.workflows.store import Recorder
 @click.option("--json", "as_json", is_flag=True, help="print run.json (without the scenario) to stdout only")
 @click.option("--store", help="run store to record into: GeoPackage path or postgresql:// URL (default: $LANDALLOC_STORE "
               "or ~/.landalloc/runs.gpkg, skipped with a warning if unwritable; 'none' records nothing)")
+@click.option("--overwrite", is_flag=True, help="let a run without a plan (time limit or Ctrl-C before the first plan, "
+              "infeasible) replace a run with one in DIR; without it, such a run is written beside DIR")
 @handle_errors
 def solve(scenario, out, solver, time_limit, gap, seed, threads, repair, alternatives, min_difference, marginals, as_json,
-          store=None):
+          store=None, overwrite=False):
     """Solve SCENARIO and write DIR/allocation.gpkg and DIR/run.json.
 
     \b
@@ -48,6 +50,7 @@ def solve(scenario, out, solver, time_limit, gap, seed, threads, repair, alterna
       landalloc solve instances/tiny/tiny.yaml --out runs/tiny
       landalloc solve instances/tiny/tiny.yaml --out runs/tiny-cbc --solver cbc --json
       landalloc solve instances/tiny/tiny.yaml --out runs/tiny-alt --alternatives 3 --min-difference 20
+      landalloc solve instances/tiny/tiny.yaml --out runs/tiny --time-limit 0.01 --overwrite
     """
     loaded = apply_overrides(load_scenario(scenario), {
         "solver.name": solver, "solver.time_limit": time_limit, "solver.gap": gap, "solver.seed": seed,
@@ -56,9 +59,10 @@ def solve(scenario, out, solver, time_limit, gap, seed, threads, repair, alterna
     progress = SolveProgress(err_console)
     try:
         outcome = solve_scenario(loaded, out, alternatives=alternatives, min_difference=min_difference,
-                                 marginals=marginals, log=log, on_progress=progress)
+                                 marginals=marginals, log=log, on_progress=progress, overwrite=overwrite)
     finally:
         progress.close()
+    progress.finish(outcome.run)
     recorder.record(outcome.run, outcome.allocation, kind="solve", run_dir=outcome.out)
     if as_json:
         emit_json({k: v for k, v in outcome.run.items() if k != "scenario"})
@@ -72,16 +76,31 @@ def solve(scenario, out, solver, time_limit, gap, seed, threads, repair, alterna
 
 @click.command()
 @click.argument("scenario", type=click.Path(path_type=Path))
+@click.option("--marginals", is_flag=True, help="SCENARIO is a run directory: price its binding rows by the next "
+              "parcel from the saved solution, and write them into its run.json")
+@click.option("--budget", "budget_s", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="seconds for --marginals (default: twice the plan's solve time, at least 30 s)")
 @click.option("--json", "as_json", is_flag=True, help="print the explanation as JSON")
 @handle_errors
-def explain(scenario, as_json):
-    """Explain SCENARIO before solving: eligible area per quota vs what is asked, and why pairs were excluded.
+def explain(scenario, marginals, budget_s, as_json):
+    """Explain SCENARIO before solving: eligible area per quota vs what is asked, and why pairs were
+    excluded. With --marginals and a run directory: what one more unit of each binding quota, site window
+    or provincial bound is worth, priced by the next parcel with more time than `solve` gives it.
 
     \b
     Example:
       landalloc explain instances/tiny/tiny.yaml
+      landalloc solve instances/tiny/tiny.yaml --out runs/tiny && landalloc explain runs/tiny --marginals --budget 10
     Exits 3 when a quota cannot be reached whatever the solver does, 0 otherwise.
     """
+    if marginals:
+        run = price_run(scenario, budget_s, log)
+        if as_json:
+            emit_json({k: run.get(k) for k in ("binding", "marginal_values", "marginal_values_method",
+                                                "marginal_values_skipped")})
+        else:
+            print_marginal_values(run)
+        return
     loaded = load_scenario(scenario)
     data = preflight(loaded)
     if as_json:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import sys
+import warnings
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -17,7 +18,10 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from optimizer.engine import interrupts
 from optimizer.engine.errors import EXIT_NO_SOLUTION, LandallocError
+from optimizer.engine.files import written_since
+from optimizer.engine.layers import LayerWarning
 from optimizer.engine.rundir import dumps
 
 err_console = Console(stderr=True)
@@ -25,18 +29,33 @@ console = Console()
 
 
 def handle_errors(fn):
-    """Planner-facing errors become one clear line on stderr and their exit code, never a traceback."""
+    """Planner-facing errors become one clear line on stderr and their exit code, never a traceback;
+    layer warnings (``layers.LayerWarning``) one line each. A Ctrl-C that stops the verb says where it
+    stopped and what this verb had written by then (a run keeps a plan its solver found: ``interrupts``)."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except LandallocError as e:
-            err_console.print(f"[bold red]error:[/] {e}", highlight=False, markup=True, soft_wrap=True)
-            sys.exit(e.exit_code)
-        except KeyboardInterrupt:
-            err_console.print("interrupted before a solver was running; nothing was written")
-            sys.exit(EXIT_NO_SOLUTION)
+        mark = len(written_since())
+        with warnings.catch_warnings():
+            warnings.simplefilter("default", LayerWarning)
+            show = warnings.showwarning
+            warnings.showwarning = lambda message, category, *a, **k: (
+                err_console.print(str(message), highlight=False, markup=False, style="yellow", soft_wrap=True)
+                if issubclass(category, LayerWarning) else show(message, category, *a, **k))
+            try:
+                return fn(*args, **kwargs)
+            except LandallocError as e:
+                err_console.print(f"[bold red]error:[/] {e}", highlight=False, markup=True, soft_wrap=True)
+                sys.exit(e.exit_code)
+            except KeyboardInterrupt:
+                phase = interrupts.take_interrupted_phase()
+                written = written_since(mark)
+                when = ("before a solver was running" if phase == interrupts.PREPARING else
+                        f"while {phase}" if phase else "")
+                what = ("nothing was written" if not written else
+                        "written before it: " + ", ".join(str(p) for p in dict.fromkeys(written)))
+                err_console.print(f"interrupted{' ' + when if when else ''}; {what}", highlight=False, soft_wrap=True)
+                sys.exit(EXIT_NO_SOLUTION)
 
     return wrapper
 
@@ -69,8 +88,8 @@ def warn(msg: str) -> None:
 
 
 def log(msg: str) -> None:
-    """A progress message of the run (loading, compiling, re-solves): dim, on stderr."""
-    err_console.print(msg, highlight=False, style="dim")
+    """A progress message of the run (loading, compiling, re-solves): dim, on stderr, one line each."""
+    err_console.print(msg, highlight=False, style="dim", soft_wrap=True)
 
 
 def print_written(files: Mapping[str, Any]) -> None:
@@ -99,32 +118,60 @@ def key_value_table(title: str, rows: Iterable[tuple[str, str]]) -> Table:
 
 class SolveProgress:
     """The solver's progress on stderr while it runs, so a long solve is not a silent one: a status line
-    updated in place on a terminal, one line per new incumbent otherwise (logs, CI). Fed from the solver's
-    thread by solve_scenario's ``on_progress``; only HiGHS reports progress."""
+    updated in place on a terminal, one line per new plan otherwise (logs, CI). Fed from the solver's
+    thread by solve_scenario's ``on_progress`` (adapters with the ``progress`` feature). It names the
+    phase — searching for a first plan, improving it, proving it — and never shows a gap over 100 %
+    as a percentage; ``finish`` prints the final line, the same figures as the summary."""
 
     def __init__(self, console: Console):
         self.console, self.status, self.last_incumbent = console, None, None
 
     @staticmethod
-    def line(p: dict) -> str:
-        return f"incumbent {fmt(p['incumbent'])}  bound {fmt(p['bound'])}  gap {fmt_gap(p['gap'], 3)}  t={p['t']:.1f}s"
+    def line(p: dict, phase: str) -> str:
+        head = f"{p['t']:7.1f} s  {phase:<22}"
+        if p["incumbent"] is None:
+            return head + ("" if p["bound"] is None else f"bound {fmt(p['bound'])}")
+        if p["bound"] is None or p["gap"] is None:
+            return head + f"plan {fmt(p['incumbent'])}  no bound yet"
+        gap = "over 100 %" if p["gap"] > 1 else fmt_gap(p["gap"], 3)
+        return head + f"plan {fmt(p['incumbent'])}  bound {fmt(p['bound'])}  gap {gap}"
+
+    def phase(self, p: dict) -> str:
+        if p["incumbent"] is None:
+            return "searching for a plan"
+        if self.last_incumbent is None:
+            return "first plan found"
+        return "improving the plan" if self._new_plan(p) else "proving the plan"
+
+    def _new_plan(self, p: dict) -> bool:
+        return p["incumbent"] is not None and (self.last_incumbent is None or abs(p["incumbent"] - self.last_incumbent)
+                                               > 1e-9 * max(1.0, abs(p["incumbent"])))
 
     def __call__(self, p: dict) -> None:
+        text = self.line(p, self.phase(p))
         if self.console.is_terminal:
             if self.status is None:
-                self.status = self.console.status(self.line(p))
+                self.status = self.console.status(text)
                 self.status.start()
             else:
-                self.status.update(self.line(p))
-        elif p["incumbent"] is not None and (self.last_incumbent is None or
-                                             abs(p["incumbent"] - self.last_incumbent) > 1e-9 * max(1.0, abs(p["incumbent"]))):
+                self.status.update(text)
+        elif self._new_plan(p):
+            self.console.print(text, highlight=False, markup=False, soft_wrap=True)
+        if p["incumbent"] is not None:
             self.last_incumbent = p["incumbent"]
-            self.console.print(self.line(p), highlight=False, markup=False)
 
     def close(self) -> None:
         if self.status is not None:
             self.status.stop()
             self.status = None
+
+    def finish(self, run: dict) -> None:
+        """The last line: how the run ended, with the summary's objective, bound and gap."""
+        self.close()
+        t = (run.get("timings") or {}).get("solve_s")
+        self.console.print(f"{'' if t is None else f'{t:7.1f} s  '}{run.get('status')} ({run.get('termination')}): "
+                           f"objective {fmt(run.get('objective'))}  bound {fmt(run.get('bound'))}  "
+                           f"gap {fmt_gap(run.get('gap'))}", highlight=False, markup=False, soft_wrap=True)
 
 
 def print_run_summary(run: dict) -> None:
@@ -152,20 +199,43 @@ def print_run_summary(run: dict) -> None:
             cells = (r["key"], r["use"], fmt(r["lo"], 2), fmt(r["achieved"], 2), fmt(r["hi"], 2), r.get("binding", ""))
             q.add_row(*((str(r.get("period", "")),) * phased + cells))
         console.print(q)
-    if run.get("marginal_values"):
-        mv = table("binding rows: objective change for one more unit",
-                   ("family", "key", "side", "bound → moved to", "Δ objective / unit", "range (gaps)", "re-solve"))
-        for r in run["marginal_values"]:
-            key = r["key"] + (f" ({r['period']})" if r.get("period") else "")
-            mv.add_row(r["family"], key, r["side"], f"{r['bound']:,.2f} → {r['moved_to']:,.2f} {r['unit']}",
-                       fmt(r["marginal_value"]),
-                       "—" if not r.get("marginal_range") else f"{fmt(r['marginal_range'][0])} … {fmt(r['marginal_range'][1])}",
-                       r["termination"])
-        console.print(mv)
+    if run.get("objective_terms"):
+        phased = any("period" in t for t in run["objective_terms"])
+        t = table("objective: what it is made of", [("period", "left")] * phased + [
+            ("term", "left"), ("weight", "right"), ("quantity", "right"), ("unit", "left"), ("contribution", "right")])
+        for term in run["objective_terms"]:
+            t.add_row(*([str(term.get("period", ""))] * phased), term["name"], fmt(term["weight"], 4),
+                      fmt(term["quantity"], 2), term["unit"], fmt(term["contribution"], 2))
+        t.add_row(*([""] * phased), "total", "", "", "", fmt(run.get("objective"), 2))
+        console.print(t)
+    print_marginal_values(run)
     for a in run.get("alternatives", []):
         console.print(f"alternative {a['index']}: {a['status']}, objective {fmt(a['objective'])}"
                       + (f", {a['gap_to_best']:.3%} below the best" if a.get("gap_to_best") is not None else ""))
     print_diagnosis(run)
+
+
+def print_marginal_values(run: dict) -> None:
+    """The binding rows priced by the next parcel: a table, then each in a sentence."""
+    if run.get("marginal_values"):
+        mv = table("binding rows priced by the next parcel", ("family", "key", "side", "bound → relaxed to",
+                                                              "next parcel: Δ activity", "Δ objective / unit", "range (gaps)"))
+        for r in run["marginal_values"]:
+            key = r["key"] + (f" ({r['period']})" if r.get("period") else "")
+            if "skipped" in r:
+                mv.add_row(r["family"], key, r["side"], "—", "—", f"skipped: {r['skipped']}", "")
+                continue
+            value = fmt(r["marginal_value"]) if r.get("conclusive") else "inconclusive"
+            rng = r.get("marginal_range")
+            mv.add_row(r["family"], key, r["side"], f"{r['bound']:,.2f} → {r['moved_to']:,.2f} {r['unit']}",
+                       "—" if r.get("step") is None else f"{r['step']:+,.2f} {r['unit']}", value,
+                       "—" if not rng or None in rng else f"{fmt(rng[0])} … {fmt(rng[1])}")
+        console.print(mv)
+        for r in run["marginal_values"]:
+            if r.get("explanation_en"):
+                console.print(f"  {r['explanation_en']}", highlight=False)
+    if run.get("marginal_values_skipped"):
+        err_console.print(f"[yellow]marginal values:[/] {run['marginal_values_skipped']}", highlight=False)
 
 
 def print_diagnosis(run: dict) -> None:

@@ -15,8 +15,8 @@ from pathlib import Path
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from optimizer.cli.terminal import (console, emit_json, err_console, fmt, handle_errors, key_value_table, log,
-                                    print_diagnosis, print_run_summary, print_written, table, warn)
+from optimizer.cli.terminal import (SolveProgress, console, emit_json, err_console, fmt, handle_errors, key_value_table,
+                                    log, print_diagnosis, print_run_summary, print_written, table, warn)
 from optimizer.engine.errors import InputError
 from optimizer.engine.rundir import dumps
 from optimizer.engine.scenario import load_scenario
@@ -42,8 +42,10 @@ STORE_READ_HELP = "GeoPackage path or postgresql:// URL (default: $LANDALLOC_STO
 @click.option("--marginals/--no-marginals", default=None, help="re-solve binding quotas moved by one unit "
               "(default: scenario explain.marginal_values)")
 @click.option("--json", "as_json", is_flag=True, help="print run.json (without the scenario) to stdout only")
+@click.option("--overwrite", is_flag=True, help="let a variant without a plan replace a run with one in --out "
+              "(without it, it is written beside)")
 @handle_errors
-def whatif(base, items, out, store, marginals, as_json):
+def whatif(base, items, out, store, marginals, as_json, overwrite=False):
     """Solve a variant of BASE with some fields changed, without writing a scenario file.
 
     The merged variant is validated as a whole and saved in run.json (`scenario`), with the
@@ -63,8 +65,13 @@ def whatif(base, items, out, store, marginals, as_json):
                          "e.g. --set quotas.SKK.hi=250 (or use `landalloc solve`)")
     variant = make_variant(loaded, overrides, labels=labels, drop=() if out else ("output",))
     recorder = Recorder(store, warn)
-    outcome = solve_variant(variant, out, {"overrides": overrides, "whatif_base": str(Path(base).absolute())},
-                            marginals=marginals, log=log)
+    progress = SolveProgress(err_console)
+    try:
+        outcome = solve_variant(variant, out, {"overrides": overrides, "whatif_base": str(Path(base).absolute())},
+                                marginals=marginals, log=log, on_progress=progress, overwrite=overwrite)
+    finally:
+        progress.close()
+    progress.finish(outcome.run)
     store_id = recorder.record(outcome.run, outcome.allocation, kind="whatif", run_dir=outcome.out)
     if as_json:
         data = {k: v for k, v in outcome.run.items() if k != "scenario"}
@@ -89,9 +96,11 @@ def whatif(base, items, out, store, marginals, as_json):
 @click.option("--out", type=click.Path(path_type=Path),
               help="directory for kpis.csv, changed.gpkg (layer changed), difference.png/.svg and compare.json")
 @click.option("--store", help="run store holding runs given by id (default: $LANDALLOC_STORE or ~/.landalloc/runs.gpkg)")
+@click.option("--lang", type=click.Choice(["vi", "en"]), default="vi", show_default=True,
+              help="language of the difference map")
 @click.option("--json", "as_json", is_flag=True, help="print the comparison as JSON to stdout only")
 @handle_errors
-def compare(run_a, run_b, out, store, as_json):
+def compare(run_a, run_b, out, store, lang, as_json):
     """Compare two runs: KPIs side by side, the parcels whose use changed, and a difference map.
 
     RUN_A and RUN_B are run directories, or run ids of the store (`landalloc runs list`).
@@ -108,7 +117,7 @@ def compare(run_a, run_b, out, store, as_json):
     """
     from reports.comparison import write_comparison
 
-    res = write_comparison(run_a, run_b, out, store)
+    res = write_comparison(run_a, run_b, out, store, lang=lang)
     if as_json:
         emit_json(res)
         return

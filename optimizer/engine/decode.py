@@ -9,8 +9,10 @@ import pandas as pd
 from optimizer.engine.compile import CompiledScenario
 from optimizer.engine.errors import SolverFailure
 from optimizer.engine.instance import Instance
+from optimizer.engine.reasons import reasons_vi
 
-OUTPUT_COLUMNS = ["parcel_id", "district", "current_use", "new_use", "changed", "reason", "site", "area_ha"]
+OUTPUT_COLUMNS = ["parcel_id", "district", "current_use", "new_use", "changed", "reason", "reason_vi", "site", "area_ha"]
+"""``reason_vi``: ``reason`` in Vietnamese (optimizer/engine/reasons.py), for Vietnamese readers of the layer."""
 
 
 def chosen_uses(compiled: CompiledScenario, instance: Instance, x: np.ndarray) -> np.ndarray:
@@ -44,13 +46,15 @@ def reasons_by_parcel(ineligible: pd.DataFrame, n: int) -> np.ndarray:
 def decode(compiled: CompiledScenario, instance: Instance, x: np.ndarray) -> gpd.GeoDataFrame:
     new_use = chosen_uses(compiled, instance, x)
     changed = new_use != instance.current_use
+    reason = reasons_by_parcel(compiled.model.ineligible, instance.n)
     data = {
         "parcel_id": instance.ids,
         "district": instance.district,
         "current_use": instance.current_use,
         "new_use": new_use,
         "changed": changed,
-        "reason": reasons_by_parcel(compiled.model.ineligible, instance.n),
+        "reason": reason,
+        "reason_vi": reasons_vi(reason),
         "site": np.full(instance.n, "", dtype=object),
         "area_ha": instance.area_ha,
     }

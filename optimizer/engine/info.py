@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pyogrio
 
+from constraints import active_families
 from optimizer.engine.instance import Instance, load_instance
 from optimizer.engine.scenario import LoadedScenario
 
@@ -39,11 +40,10 @@ def instance_info(loaded: LoadedScenario, instance: Instance | None = None) -> d
     by_code = area.groupby(inst.current_use).sum().sort_index()
     by_group = area.groupby(groups).sum().sort_index()
     zones = []
-    fam = sc.constraints.get("allowed_uses")
-    if fam:
-        path = loaded.resolve(fam["layer"], "constraints.allowed_uses.layer")
-        z = pyogrio.read_dataframe(path, layer=fam.get("layer_name")).to_crs(inst.crs)
-        cls, nm = fam.get("class_field", "zone_class"), fam.get("name_field", "zone_name")
+    fam = next((f for f in active_families(loaded) if f.name == "allowed_uses"), None)
+    if fam is not None:  # read as the family reads it: through the front door (optimizer/engine/layers.py)
+        z = fam.read_zones(inst.crs)
+        cls, nm = fam.config.class_field, fam.config.name_field
         for c, n, g in zip(z[cls], z[nm], z.geometry):
             zones.append({"zone_class": c, "zone_name": n, "area_ha": round(float(g.area / 1e4), 4),
                           "in_parcels_ha": round(float(inst.geometry.intersection(g).area.sum() / 1e4), 4)})

@@ -1,8 +1,9 @@
 """Instance: the planner's parcel layer turned into sorted, frozen arrays.
 
-GIS at the edges, arrays in the middle: this module validates the layer (file, CRS, geometry,
-ids, codes, numeric fields) and hands compilation plain numpy arrays. Areas are measured in the
-scenario's projected CRS (EPSG:9210 for Cao Bằng), never in degrees.
+GIS at the edges, arrays in the middle: this module validates the layer (file, CRS, geometry — through
+the front door every input layer passes, ``layers.py`` — then ids, codes, numeric fields) and hands
+compilation plain numpy arrays. Areas are measured in the scenario's projected CRS (EPSG:9210 for
+Cao Bằng), never in degrees.
 """
 
 from __future__ import annotations
@@ -13,15 +14,15 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import pyogrio
 import scipy.sparse as sp
 import shapely
 from pyproj import CRS
 
 from optimizer.engine.errors import InputError
 from optimizer.engine.files import sha256_file
+from optimizer.engine.layers import check_crs, check_geometry, open_layer
 from optimizer.engine.scenario import LoadedScenario
-from optimizer.engine.text import nfc, nfc_array
+from optimizer.engine.text import nfc_array
 
 
 @dataclass(frozen=True, eq=False)
@@ -95,88 +96,9 @@ def build_adjacency(geometry: gpd.GeoSeries, kind: str = "rook") -> sp.csr_matri
     return (a + a.T).tocsr()
 
 
-_VIETNAMESE_LEGACY_HINT = ("the text looks like a legacy Vietnamese encoding (TCVN3/ABC or VNI), which GDAL cannot "
-                           "read; convert the layer to Unicode (e.g. with Unikey's converter) and save as GeoPackage")
-
-
-def _is_text(col: pd.Series) -> bool:
-    return pd.api.types.is_object_dtype(col) or pd.api.types.is_string_dtype(col)
-
-
-def _decode_cp1258(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """GDAL reads CP1258 .dbf text with each value's last character cut off; read it as latin-1
-    (byte-transparent) and decode CP1258 here instead, then normalize to NFC."""
-    for col in gdf.columns:
-        if col != gdf.geometry.name and _is_text(gdf[col]):
-            gdf[col] = [nfc(v.encode("latin-1").decode("cp1258")) if isinstance(v, str) else v
-                        for v in gdf[col]]
-    return gdf
-
-
-_VIETNAMESE_LATIN1 = set("àáâãèéêìíòóôõùúýÀÁÂÃÈÉÊÌÍÒÓÔÕÙÚÝ")
-
-
-def _looks_legacy(values) -> bool:
-    """TCVN3/VNI text read through a Latin code page shows Latin-1 symbols that Unicode Vietnamese
-    never uses (Ö, ¸, », ä …); Unicode Vietnamese uses only a few Latin-1 letters and U+1Exx."""
-    text = "".join(v for v in values if isinstance(v, str))
-    if any("\u1ea0" <= ch <= "\u1ef9" or ch in "ăĂđĐĩĨũŨơƠưƯ" for ch in text):
-        return False  # real Unicode Vietnamese present
-    latin1 = [ch for ch in text if "\x80" <= ch <= "\xff"]
-    odd = sum(ch not in _VIETNAMESE_LATIN1 for ch in latin1)
-    return odd >= 3 and odd >= 0.3 * len(latin1)
-
-
-def read_layer(path: Path, layer: str | None, encoding: str | None, label: str) -> gpd.GeoDataFrame:
-    if "://" in str(path):
-        raise InputError(str(path), None, "is a URL; landalloc reads local files only", "download it and name the local path")
-    if not path.exists():
-        raise InputError(str(path), None, "parcel layer not found", f"check `parcels.path` in {label}")
-    if not (path.is_file() or path.is_dir()):
-        raise InputError(str(path), None, "is not a regular file (device, pipe or socket)", "name a GIS file")
-    cp1258 = encoding is not None and encoding.replace("-", "").lower() in ("cp1258", "windows1258")
-    try:
-        kwargs = {"layer": layer} if layer else {}
-        if encoding:
-            kwargs["encoding"] = "ISO-8859-1" if cp1258 else encoding
-        gdf = pyogrio.read_dataframe(path, **kwargs)
-    except Exception as e:  # pyogrio raises several DataSource/Field errors; all mean "cannot read"
-        raise InputError(str(path), f"layer {layer}" if layer else None, f"cannot read as a GIS layer: {e}",
-                         "give a GeoPackage, Shapefile or GeoJSON (and `parcels.layer` for multi-layer files)") from None
-    if not isinstance(gdf, gpd.GeoDataFrame):  # a table without geometry (e.g. a CSV) is not a parcel layer
-        raise InputError(str(path), None, "has no geometry", "give a polygon layer (GeoPackage, Shapefile or GeoJSON)")
-    if cp1258:
-        gdf = _decode_cp1258(gdf)
-    for col in gdf.columns:
-        if col != gdf.geometry.name and _is_text(gdf[col]) and _looks_legacy(gdf[col].head(2000)):
-            raise InputError(str(path), col, _VIETNAMESE_LEGACY_HINT,
-                             "or, for Windows-1258 text, set `parcels.encoding: cp1258` in the scenario")
-    return gdf
-
-
-def _check_geometry(gdf: gpd.GeoDataFrame, id_field: str, label: str, repair: bool, notes: list[str]) -> gpd.GeoDataFrame:
-    geom = gdf.geometry
-    empty = geom.isna() | geom.is_empty
-    if empty.any():
-        raise InputError(label, "geometry", f"{empty.sum()} empty geometries, parcel ids {list(gdf.loc[empty, id_field][:5])}",
-                         "delete or redraw those parcels")
-    polygonal = geom.geom_type.isin(["Polygon", "MultiPolygon"])
-    if not polygonal.all():
-        raise InputError(label, "geometry", f"non-polygon geometries ({sorted(set(geom.geom_type[~polygonal]))}), "
-                         f"parcel ids {list(gdf.loc[~polygonal, id_field][:5])}", "parcels must be polygons")
-    invalid = ~geom.is_valid
-    if invalid.any():
-        ids = list(gdf.loc[invalid, id_field][:5])
-        if not repair:
-            raise InputError(label, "geometry", f"{invalid.sum()} invalid geometries, parcel ids {ids}",
-                             "repair them (QGIS: Fix geometries) or run with --repair")
-        # make_valid may return collections with stray lines; keep the polygonal part
-        fixed = [shapely.union_all([g for g in shapely.get_parts(f) if g.geom_type in ("Polygon", "MultiPolygon")])
-                 for f in shapely.make_valid(geom[invalid].to_numpy())]
-        gdf = gdf.copy()
-        gdf.loc[invalid, gdf.geometry.name] = gpd.GeoSeries(fixed, index=gdf.index[invalid], crs=gdf.crs)
-        notes.append(f"{label}: repaired {invalid.sum()} invalid geometries with make_valid (parcel ids {ids})")
-    return gdf
+def read_parcel_layer(path: Path, layer: str | None, encoding: str | None, label: str) -> gpd.GeoDataFrame:
+    """The parcel layer through the front door's file checks (``layers.open_layer``); ``label`` is the scenario."""
+    return open_layer(path, layer, encoding, what="parcel layer", fix=f"check `parcels.path` in {label}")
 
 
 def _check_overlaps(gdf: gpd.GeoDataFrame, id_field: str, label: str, tolerance_m2: float) -> None:
@@ -197,22 +119,19 @@ def load_instance(loaded: LoadedScenario) -> Instance:
     sc = loaded.scenario
     src = sc.parcels
     path = loaded.resolve(src.path, "parcels.path")
-    gdf = read_layer(path, src.layer, src.encoding, loaded.label)
+    gdf = read_parcel_layer(path, src.layer, src.encoding, loaded.label)
     f = src.fields
     label = str(path)
     if len(gdf) == 0:
         raise InputError(label, None, "the layer has no parcels", "check the file and `parcels.layer`")
-    if gdf.crs is None:
-        raise InputError(label, None, "the layer has no CRS", "assign its CRS in QGIS (e.g. EPSG:9210) and save again")
-    target = CRS.from_user_input(sc.crs)
-    if not target.is_projected:
-        raise InputError(loaded.label, "crs", f"{sc.crs} is not projected; areas need a projected CRS", "use EPSG:9210 for Cao Bằng")
+    check_crs(gdf, label, "layer")
+    target = CRS.from_user_input(sc.crs)  # resolvable, projected and in metres: checked by the schema
     for role, name in (("id", f.id), ("current_use", f.current_use), ("district", f.district)):
         if name not in gdf.columns:
             raise InputError(label, name, f"field missing (the {role} field, parcels.fields.{role})",
                              f"add it or map parcels.fields.{role} to an existing field ({', '.join(map(str, gdf.columns[:12]))})")
     notes: list[str] = []
-    gdf = _check_geometry(gdf, f.id, label, src.repair, notes)
+    gdf = check_geometry(gdf, label, "parcel layer", "polygon", repair=src.repair, notes=notes, id_field=f.id)
     ids = gdf[f.id]
     if ids.isna().any():
         raise InputError(label, f.id, "empty parcel id(s)", "give every parcel an id")

@@ -36,7 +36,8 @@ from optimizer.engine.phasing import compile_phased, solve_myopic
 from optimizer.engine.reachability import reachability
 from optimizer.engine.rundir import write_run_dir
 from optimizer.engine.scenario import LoadedScenario, SolverSettings
-from optimizer.engine.solvers.base import SolveResult
+from optimizer.engine.solvers.base import OPTIMAL, SolveResult
+from optimizer.engine.text import number as text_number
 from optimizer.engine.verify import VerifyReport, loaded_from_run, verify_plan
 
 Log = Callable[[str], None]
@@ -95,8 +96,11 @@ class Problem(Protocol):
     def diagnose(self, result: SolveResult, log: Log) -> Findings:
         """Why an infeasible model is infeasible."""
 
-    def write(self, target: Path, run: dict, plan: Any, outputs: dict[str, Any]) -> Path:
-        """The run directory, atomically."""
+    def write(self, target: Path, run: dict, plan: Any, outputs: dict[str, Any], x: np.ndarray | None) -> Path:
+        """The run directory, atomically; ``x``: the plan's column values, kept for pricing the run later."""
+
+    def layer(self, plan: Any) -> gpd.GeoDataFrame | None:
+        """The plan as a GIS layer (what the run store keeps), None where it has no geometry."""
 
     @classmethod
     def reverify(cls, run_dir: Path, run: dict, plan: Any) -> VerifyReport:
@@ -197,25 +201,91 @@ class ParcelProblem:
         changed = plan["changed"].to_numpy(dtype=bool)
         return {"area_by_use": report.area_by_use,
                 "changed_area_ha": float(plan.loc[changed, "area_ha"].sum()),
-                "changed_parcels": int(changed.sum())}
+                "changed_parcels": int(changed.sum()),
+                "objective_terms": report.terms}
 
     def explain(self, result: SolveResult, options: ExplainOptions, log: Log) -> Findings:
-        sc, model = self.loaded.scenario, self.model
-        binding = binding_rows(model, result.x)
-        found: dict = {"binding": [{"family": r.family, "key": r.key, "side": r.side, "unit": r.unit,
-                                    "activity": float(r.activity), "slack": float(r.slack),
-                                    **({"period": r.period} if "period" in binding else {})}
-                                   for r in binding.itertuples()]}
-        if options.marginals and len(binding):
-            log(f"marginal values: re-solving {min(len(binding), sc.explain.max_marginal_rows)} binding row(s)")
-            found["marginal_values"] = marginal_values(model, self.settings, result, sc.explain.marginal_step,
-                                                       sc.explain.max_marginal_rows, sc.explain.marginal_time_limit)
-            found["marginal_values_method"] = ("re-solve with the binding bound moved by "
-                                               f"{sc.explain.marginal_step} unit(s); see optimizer/engine/explain.py")
+        found = self.price(result, log, marginals=options.marginals)
         outputs: dict[str, Any] = {}
         if options.alternatives > 0:
             found.update(self._alternatives(result, options, outputs))
         return Findings(found, outputs)
+
+    def price(self, result: SolveResult, log: Log, *, marginals: bool = True, budget_s: float | None = None) -> dict:
+        """The binding rows of a plan and, with ``marginals``, each priced by the next parcel within
+        ``budget_s`` seconds (default: ``explain.marginal_budget`` of the solve time, at least
+        ``explain.marginal_min_s``); the rows learn which side of a band narrower than a parcel binds."""
+        binding = binding_rows(self.model, result.x)
+        rows = [{"family": r.family, "key": r.key, "side": r.side, "unit": r.unit, "activity": float(r.activity),
+                 "slack": float(r.slack), **({"period": r.period} if "period" in binding else {})}
+                for r in binding.itertuples()]
+        found: dict = {"binding": rows}
+        if marginals and len(binding):
+            found.update(self._marginal_values(result, binding, rows, log, budget_s))
+        return found
+
+    def _marginal_values(self, result: SolveResult, binding: pd.DataFrame, rows: list[dict], log: Log,
+                         budget_s: float | None) -> dict:
+        ex = self.loaded.scenario.explain
+        if result.termination != OPTIMAL:
+            return {"marginal_values": [], "marginal_values_skipped": f"the plan is not proven ({result.termination}); "
+                                                                      "marginal values are priced from a proven plan"}
+        budget = budget_s if budget_s is not None else max(ex.marginal_budget * result.time_s, ex.marginal_min_s)
+        log(f"marginal values: pricing {min(len(binding), ex.max_marginal_rows)} binding row(s) by the next parcel "
+            f"(at most {budget:.1f} s)")
+        items, skipped = marginal_values(self.model, self.settings, result, binding, budget_s=budget,
+                                         min_step=ex.marginal_step, max_rows=ex.max_marginal_rows,
+                                         time_limit=ex.marginal_time_limit)
+        for row, item in zip(rows, items):
+            if "skipped" not in item and row["side"] == "both":
+                row.update(side=item["side"], band_narrower_than_a_parcel=True)
+        out = {"marginal_values": [self._in_words(it) for it in items],
+               "marginal_values_method": ("the binding bound relaxed by the next parcel, re-solved warm-started from "
+                                          "the plan; value = objective change / activity change (optimizer/engine/explain.py)")}
+        if skipped:
+            out["marginal_values_skipped"] = skipped
+        return out
+
+    def _in_words(self, item: dict) -> dict:
+        """The marginal value with the parcels that moved (ids and uses) and a sentence in English and Vietnamese."""
+        if "skipped" in item or item["step"] is None:
+            return item
+        cols = self.model.columns
+        def parcel_ids(columns: list[int]) -> list:
+            return [self.instance.ids[p].item() for p in cols["parcel"].to_numpy()[columns] if p >= 0]
+
+        item = dict(item)
+        item["parcels_in"], item["parcels_out"] = parcel_ids(item.pop("columns_in")), parcel_ids(item.pop("columns_out"))
+        unit_vi = {"ha": "ha", "households": "hộ", "parcel": "thửa"}.get(item["unit"], item["unit"])
+        what = f"{item['family']} {item['key']}" + (f" ({item['period']})" if item.get("period") else "")
+        moved = item["parcels_in"] or item["parcels_out"]
+        ids = ", ".join(map(str, moved[:5])) + ("…" if len(moved) > 5 else "")
+        if abs(item["step"]) < 1e-9:
+            bound_en = f"the {'cap' if item['side'] == 'hi' else 'floor'} of {text_number(item['bound'], 'en')} {item['unit']}"
+            bound_vi = f"{'mức trần' if item['side'] == 'hi' else 'mức sàn'} {text_number(item['bound'], 'vi')} {unit_vi}"
+            if item["conclusive"]:
+                item["explanation_en"] = f"{what}: room for one more parcel past {bound_en} does not improve the plan."
+                item["explanation_vi"] = f"{what}: nới {bound_vi} thêm một thửa không cải thiện phương án."
+            else:
+                item["explanation_en"] = (f"{what}: no better plan was found within {item['time_s']:g} s with room for "
+                                          f"one more parcel past {bound_en}; inconclusive.")
+                item["explanation_vi"] = (f"{what}: trong {text_number(item['time_s'], 'vi', 1)} giây chưa tìm được phương án "
+                                          f"tốt hơn khi nới {bound_vi} thêm một thửa; chưa kết luận được.")
+            return item
+        value = (f"{text_number(item['marginal_value'], 'en')} per {item['unit']}" if item["conclusive"] else
+                 "inconclusive at the solves' gap")
+        value_vi = (f"{text_number(item['marginal_value'], 'vi')} trên mỗi {unit_vi}" if item["conclusive"] else
+                    "chưa kết luận được trong sai số của lời giải")
+        item["explanation_en"] = (
+            f"{what}: the {'cap' if item['side'] == 'hi' else 'floor'} of {text_number(item['bound'], 'en')} {item['unit']} binds "
+            f"(the plan holds {text_number(item['activity'], 'en')}). With the next parcel(s) ({ids}) it would hold "
+            f"{text_number(item['achieved'], 'en')} {item['unit']} and the objective would change by "
+            f"{text_number(item['delta_objective'], 'en')}: {value}.")
+        item["explanation_vi"] = (
+            f"{what}: {'mức trần' if item['side'] == 'hi' else 'mức sàn'} {text_number(item['bound'], 'vi')} {unit_vi} đang "
+            f"ràng buộc (phương án đạt {text_number(item['activity'], 'vi')}). Với thửa kế tiếp ({ids}) giá trị sẽ là "
+            f"{text_number(item['achieved'], 'vi')} {unit_vi} và hàm mục tiêu thay đổi {text_number(item['delta_objective'], 'vi')}: {value_vi}.")
+        return item
 
     def _alternatives(self, result: SolveResult, options: ExplainOptions, outputs: dict) -> dict:
         raise InputError(self.loaded.label, "periods", "--alternatives is not available for phased scenarios yet",
@@ -232,8 +302,13 @@ class ParcelProblem:
             outputs["diagnosis_plan.gpkg"] = self.decode(relaxed.x[: self.model.n_cols])
         return Findings(found, outputs)
 
-    def write(self, target: Path, run: dict, plan: gpd.GeoDataFrame | None, outputs: dict[str, Any]) -> Path:
-        return write_run_dir(target, run, plan, outputs, style=self.loaded.scenario.land_uses)
+    def layer(self, plan: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame | None:
+        return plan
+
+    def write(self, target: Path, run: dict, plan: gpd.GeoDataFrame | None, outputs: dict[str, Any],
+              x: np.ndarray | None) -> Path:
+        return write_run_dir(target, run, plan, outputs, style=self.loaded.scenario.land_uses,
+                             solution=None if x is None else (self.model, x))
 
     @classmethod
     def reverify(cls, run_dir: Path, run: dict, plan: gpd.GeoDataFrame | None) -> VerifyReport:

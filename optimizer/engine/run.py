@@ -17,15 +17,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
 from constraints._api import Violation
 from optimizer import __version__
-from optimizer.engine.errors import EXIT_INFEASIBLE, EXIT_NO_SOLUTION, EXIT_OK
+from optimizer.engine import interrupts
+from optimizer.engine.errors import EXIT_INFEASIBLE, EXIT_NO_SOLUTION, EXIT_OK, InputError
+from optimizer.engine.files import atomic_write_text, check_replaceable, check_writable
+from optimizer.engine.model import ModelBuilder
 from optimizer.engine.problem import ExplainOptions, Phased, Problem, SinglePeriod, changed_inputs, check_plan
-from optimizer.engine.rundir import read_run
+from optimizer.engine.rundir import RUN_JSON, dumps, place_run, read_run, read_solution, room_needed
 from optimizer.engine.scenario import LoadedScenario, SolverSettings
 from optimizer.engine.solvers import get_adapter
 from optimizer.engine.solvers.base import INFEASIBLE, INTERRUPTED, OPTIMAL, SolveResult
-from optimizer.engine.verify import VerifyReport
+from optimizer.engine.verify import VerifyReport, loaded_from_run
 from optimizer.marxan.problem import MarxanProject
 
 _PACKAGES = ("numpy", "scipy", "pandas", "geopandas", "shapely", "pyproj", "pyogrio", "pydantic",
@@ -35,8 +42,8 @@ _PACKAGES = ("numpy", "scipy", "pandas", "geopandas", "shapely", "pyproj", "pyog
 @dataclass
 class RunOutcome:
     run: dict
-    allocation: Any
-    """the decoded plan (a GeoDataFrame for parcel scenarios), None without a plan"""
+    allocation: gpd.GeoDataFrame | None
+    """the plan as a GIS layer (parcel scenarios), None without a plan or without geometry"""
     exit_code: int
     out: Path | None
 
@@ -48,17 +55,22 @@ def problem_class(scenario_or_run: dict) -> type:
     return Phased if scenario_or_run.get("periods") else SinglePeriod
 
 
+@interrupts.guarded
 def solve_scenario(loaded: LoadedScenario, out: Path | None, *, alternatives: int = 0,
                    min_difference: float = 10.0, marginals: bool | None = None,
                    log: Callable[[str], None] | None = None,
                    on_progress: Callable[[dict], None] | None = None, extra: dict | None = None,
-                   solver: SolverSettings | None = None) -> RunOutcome:
+                   solver: SolverSettings | None = None, overwrite: bool = False) -> RunOutcome:
     """``log`` receives one-line progress messages (the CLI prints them on stderr); ``on_progress`` the
     solver's progress points live (adapters with the ``progress`` feature); ``extra`` adds keys to run.json
     (what-if ``overrides``, a sweep point's ``sweep``), never replacing the run's own; ``solver`` replaces
-    the scenario's solver settings."""
+    the scenario's solver settings; ``overwrite`` lets a run without a plan replace one that has a plan
+    (otherwise it is written beside it). Ctrl-C: see ``interrupts``."""
     log = log or (lambda _: None)
     settings = solver or loaded.scenario.solver
+    target = out or (loaded.resolve(loaded.scenario.output.dir, "output.dir") if loaded.scenario.output.dir else None)
+    preflight(loaded, settings, target, plans=(1 + alternatives) * len(loaded.scenario.periods or [None]))
+    log(f"loading and compiling {loaded.label}")
     problem: Problem = problem_class(loaded.raw)(loaded, settings)
     run = {**run_identity(loaded, settings), **problem.describe(), "versions": versions()}
     timings = problem.timings
@@ -107,12 +119,57 @@ def solve_scenario(loaded: LoadedScenario, out: Path | None, *, alternatives: in
     run["timings"] = {k: round(v, 4) for k, v in timings.items()}
     add_extra(run, extra or {})
     run["scenario"] = loaded.raw  # last, so a reader sees the results first
-    target = out or (loaded.resolve(loaded.scenario.output.dir, "output.dir") if loaded.scenario.output.dir else None)
     if target is not None:
-        problem.write(target, run, plan, outputs)
-    return RunOutcome(run=run, allocation=plan, exit_code=exit_code, out=target)
+        target = _write(problem, target, run, plan, outputs, result.x if plan is not None else None, overwrite, log)
+    return RunOutcome(run=run, allocation=problem.layer(plan), exit_code=exit_code, out=target)
 
 
+def _write(problem: Problem, target: Path, run: dict, plan: Any, outputs: dict, x: np.ndarray | None, overwrite: bool,
+           log: Callable[[str], None]) -> Path:
+    """The run directory, where :func:`rundir.place_run` puts it: a run without a plan goes beside a
+    directory that holds one, and says so in run.json (``kept_beside``) and on stderr. Ctrl-C presses
+    after the solve (kept off, so the plan is written) are recorded as ``interruptions``."""
+    placed = place_run(target, run["status"], plan is not None, overwrite)
+    notes: dict[str, Any] = {}
+    if placed != Path(target):
+        notes["kept_beside"] = {"kept": str(Path(target).absolute()), "reason": f"this run has no plan ({run['status']}) "
+                                "and the directory holds a run with one; --overwrite replaces it"}
+        log(f"no plan in this run ({run['status']}): written to {placed}, beside {target}, which keeps its plan "
+            "(--overwrite replaces it)")
+    if interrupts.presses_after_solve():
+        notes["interruptions"] = {"after_solve": interrupts.presses_after_solve(),
+                                  "note": "Ctrl-C after the solver returned: the plan found was checked and written"}
+    if notes:  # before the scenario, which stays last
+        scenario = run.pop("scenario")
+        run.update(notes, scenario=scenario)
+    problem.write(placed, run, plan, outputs, x)
+    if notes.get("interruptions"):
+        log(f"interrupted: the plan found was written to {placed}")
+    return placed
+
+
+def preflight(loaded: LoadedScenario, settings: SolverSettings, target: Path | None, plans: int) -> None:
+    """Before anything is loaded or solved, what would otherwise fail only after the solve: the solver
+    takes the settings (its own option names and ranges, tried on a one-column model), and the run
+    directory can be written — not someone else's directory, a writable place, room for ``plans`` plan
+    layers. Each failure is an InputError (exit 2) naming the field or the path."""
+    if settings.options:
+        builder = ModelBuilder("max")
+        builder.add_columns("preflight", ["x"])
+        builder.add_rows("preflight", ["x ≤ 1"], 0.0, 1.0, row=[0], col=[0], coef=[1.0])
+        trial = builder.build(pd.DataFrame(columns=["parcel", "use", "reason", "family"]))
+        try:
+            get_adapter(settings.name).solve(trial, settings.model_copy(update={"time_limit": 10.0}))
+        except Exception as e:  # noqa: BLE001 - whatever the solver says about its options, said with the field
+            raise InputError(loaded.label, "solver.options", f"{settings.name} does not take these settings: {e}",
+                             f"check the option names and values in {settings.name}'s documentation") from None
+    if target is not None:
+        check_replaceable(target, RUN_JSON)
+        parcels = loaded.resolve(loaded.scenario.parcels.path, "parcels.path")
+        check_writable(target, room_needed(parcels, plans))
+
+
+@interrupts.solving
 def _solve(problem: Problem, settings: SolverSettings, log: Callable[[str], None],
            on_progress: Callable[[dict], None] | None) -> tuple[SolveResult, dict | None]:
     """The solver's result, and run.json's ``warm_start`` when a first plan was solved for it. A quota no
@@ -213,3 +270,32 @@ def verify_run(run_dir: Path) -> tuple[dict, VerifyReport]:
         report.violations.append(Violation("objective", "objective",
                                            f"run.json says {obj}, recomputed from the plan {report.objective}"))
     return run, report
+
+
+def price_run(run_dir: Path, budget_s: float | None = None, log: Callable[[str], None] | None = None) -> dict:
+    """``landalloc explain RUN --marginals``: a solved run's binding rows priced by the next parcel from its
+    saved solution (no new solve of the plan), with the time a council's figures deserve — ``budget_s``,
+    default twice the plan's solve time and at least 30 s — and run.json rewritten atomically with them."""
+    run_dir = Path(run_dir)
+    run, _ = read_run(run_dir)
+    cls = problem_class(run.get("scenario") or run)
+    if cls is MarxanProject:
+        raise InputError(str(run_dir), "marginal values", "a Marxan run has no quotas to price",
+                         "price a landalloc scenario's run")
+    loaded = loaded_from_run(run, run_dir)
+    settings = SolverSettings(**run["solver_settings"])
+    problem = cls(loaded, settings)
+    x = read_solution(run_dir, problem.model)
+    base = SolveResult(termination=run["termination"], has_solution=True, x=x, objective=run["objective"],
+                       bound=run["bound"], solver=run["solver"], solver_version=run["solver_version"],
+                       time_s=float(run["timings"]["solve_s"]), seed=settings.seed, threads=settings.threads)
+    t = time.perf_counter()
+    found = problem.price(base, log or (lambda _: None), budget_s=budget_s or max(2.0 * base.time_s, 30.0))
+    for key in ("marginal_values", "marginal_values_method", "marginal_values_skipped"):
+        run.pop(key, None)
+    mark_binding_quotas(run, found["binding"])
+    scenario = run.pop("scenario")
+    run.update(found, scenario=scenario)
+    run["timings"]["marginal_values_s"] = round(time.perf_counter() - t, 4)
+    atomic_write_text(run_dir / RUN_JSON, dumps(run))
+    return run

@@ -3,7 +3,10 @@
 A scenario is a YAML file. Land-use codes are strings taken from the data (SKK, SKN, TMD, …),
 never hard-wired: YAML 1.1 turns unquoted ``01234`` into 668 and ``no`` into False, so every code
 field is a strict string and such values are refused with a hint to quote them.
-Unknown keys are errors, so a typo never silently drops a quota.
+Unknown keys are errors, so a typo never silently drops a quota. The YAML itself is read strictly
+(``strict_yaml``: duplicate keys, the decimal comma, deep nesting, alias bombs, non-finite numbers),
+and every value is checked before anything is computed: colours are ``#rrggbb``, the CRS is one PROJ
+resolves (projected, in metres), solver settings lie within what every solver accepts.
 """
 
 from __future__ import annotations
@@ -11,21 +14,24 @@ from __future__ import annotations
 import copy
 import hashlib
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, field_validator, model_validator
+from pyproj import CRS
+from pyproj.exceptions import CRSError
 
 from optimizer.engine.errors import InputError
 from optimizer.engine.solvers import DEFAULT as DEFAULT_SOLVER
 from optimizer.engine.solvers import solver_names
+from optimizer.engine.strict_yaml import check_numbers, load_yaml
 
 Code = StrictStr
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class LandUse(_Strict):
@@ -33,7 +39,7 @@ class LandUse(_Strict):
 
     name_vi: str
     name_en: str
-    colour: str = "#999999"
+    colour: str = Field("#999999", pattern=r"^#[0-9A-Fa-f]{6}$", description="#rrggbb, as maps and the QGIS style use it")
     group: Literal["agricultural", "non_agricultural", "unused"]
     forest: bool = False
 
@@ -110,13 +116,23 @@ class Objective(_Strict):
 
 class SolverSettings(_Strict):
     name: Literal[solver_names()] = DEFAULT_SOLVER  # type: ignore[valid-type]  # the registry's names
-    time_limit: float = Field(300.0, gt=0, description="seconds")
+    time_limit: float = Field(300.0, gt=0, le=1e7, description="seconds (at most 1e7, about 4 months)")
     gap: float = Field(1e-4, ge=0, lt=1, description="relative MIP gap at which to stop")
-    threads: int = Field(1, ge=1)
-    seed: int = Field(0, ge=0)
-    options: dict[str, Any] = Field(default_factory=dict, description="solver-specific options, passed through")
+    threads: int = Field(1, ge=1, le=256)
+    seed: int = Field(0, ge=0, le=2**31 - 1, description="a 32-bit seed, the range every solver accepts")
+    options: dict[str, Any] = Field(default_factory=dict, description="solver-specific options (name → a number, "
+                                    "flag or text), passed through")
     warm_start: bool = Field(True, description="HiGHS starts from a first plan: the myopic plan of a phased "
                                                "scenario (each period solved in turn), else the sites' greedy cores")
+
+    @field_validator("options")
+    @classmethod
+    def _scalar_options(cls, v: dict[str, Any]) -> dict[str, Any]:
+        for name, value in v.items():
+            if not isinstance(value, (bool, int, float, str)):
+                raise ValueError(f"option {name!r} is a {type(value).__name__}; a solver option is a number, "
+                                 "true/false or text")
+        return v
 
 
 class DiagnosisSettings(_Strict):
@@ -133,11 +149,15 @@ class DiagnosisSettings(_Strict):
 
 
 class ExplainSettings(_Strict):
-    marginal_values: bool = Field(True, description="re-solve with each binding quota moved by one unit")
-    marginal_step: float = Field(1.0, gt=0, description="how far to move a binding bound (in the row's unit)")
+    marginal_values: bool = Field(True, description="price each binding row by the next parcel (one re-solve per row)")
+    marginal_budget: float = Field(0.25, gt=0, description="all marginal re-solves together take at most this share "
+                                                           "of the plan's solve time …")
+    marginal_min_s: float = Field(2.0, ge=0, description="… or this many seconds, whichever is more")
+    marginal_step: float = Field(0.0, ge=0, description="relax a binding bound by at least this much (in the row's "
+                                                        "unit); by default by one parcel, the next achievable value")
     max_marginal_rows: int = Field(20, ge=0)
     marginal_time_limit: float | None = Field(None, gt=0, description="time limit (s) of each re-solve; default: "
-                                              "twice the plan's own solve time, at least 10 s, at most solver.time_limit")
+                                              "the budget shared by the rows")
 
 
 class Period(_Strict):
@@ -174,6 +194,22 @@ class Scenario(_Strict):
     explain: ExplainSettings = ExplainSettings()
     output: OutputSettings = OutputSettings()
     metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("crs")
+    @classmethod
+    def _crs_resolves(cls, v: str) -> str:
+        """Resolved by PROJ now, not at the first area computed: an unknown CRS is a bad input, not a crash."""
+        try:
+            crs = CRS.from_user_input(v)
+        except CRSError as e:
+            raise ValueError(f"{v!r} is not a CRS PROJ knows ({str(e).rsplit('proj_create: ', 1)[-1].rstrip(')')[:160]}); "
+                             "give an EPSG code such as \"EPSG:9210\" (VN-2000 / TM-3 105°45′)") from None
+        if not crs.is_projected:
+            raise ValueError(f"{v} is not projected; areas and distances need a projected CRS such as EPSG:9210")
+        units = {a.unit_name for a in crs.axis_info[:2]}
+        if not units <= {"metre", "meter"}:
+            raise ValueError(f"{v} measures in {', '.join(sorted(units))}; areas (ha) need a CRS in metres such as EPSG:9210")
+        return v
 
     @field_validator("allocate")
     @classmethod
@@ -231,7 +267,11 @@ _HINTS = {
     "extra_forbidden": "remove it or check its spelling",
     "string_type": "quote the value in YAML, e.g. \"01234\"; unquoted codes turn into numbers",
     "missing": "add this field",
+    "string_pattern_mismatch": "write it as #rrggbb, e.g. \"#d94a8c\"",
+    "less_than_equal": "use a smaller value",
+    "finite_number": "write a finite number",
 }
+_DECIMAL_COMMA = re.compile(r"^\s*[-+]?\d+,\d+\s*$")
 
 
 def format_validation_error(label: str, err: ValidationError) -> InputError:
@@ -243,6 +283,8 @@ def format_validation_error(label: str, err: ValidationError) -> InputError:
         if e["type"] == "string_type" and e.get("input") is not None:
             msg = f"expected a string, got {e['input']!r} ({type(e['input']).__name__})"
         hint = _HINTS.get(e["type"])
+        if isinstance(e.get("input"), str) and _DECIMAL_COMMA.match(e["input"]):
+            hint = f"use a decimal point: {e['input'].strip().replace(',', '.')}"
         lines.append((loc, msg, hint))
     loc, msg, hint = lines[0]
     extra = "".join(f"\n  {lo}: {m}" + (f" (fix: {h})" if h else "") for lo, m, h in lines[1:])
@@ -266,6 +308,7 @@ def parse_scenario(raw: Any, label: str, base_dir: Path, path: Path | None = Non
     if not isinstance(raw, dict):
         raise InputError(label, None, "the scenario must be a YAML mapping", "start from an example in instances/")
     _reject_non_string_keys(raw, "", label)
+    check_numbers(raw, label)
     try:
         scenario = Scenario.model_validate(raw)
     except ValidationError as err:
@@ -275,18 +318,16 @@ def parse_scenario(raw: Any, label: str, base_dir: Path, path: Path | None = Non
 
 def _read_yaml(path: Path) -> tuple[Any, bytes]:
     label = str(path)
-    if not path.is_file():
+    if not path.exists():
         raise InputError(label, None, "scenario file not found", "check the path")
+    if not path.is_file():
+        raise InputError(label, None, "is not a regular file (a directory, device, pipe or socket)", "name a YAML file")
     data = path.read_bytes()
     try:
-        raw = yaml.safe_load(data.decode("utf-8"))
+        text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         raise InputError(label, f"byte {e.start}", "not UTF-8 text", "save the scenario as UTF-8") from None
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else None
-        raise InputError(label, where, f"invalid YAML: {getattr(e, 'problem', e)}", "fix the YAML syntax") from None
-    return raw, data
+    return load_yaml(text, label), data
 
 
 def deep_merge(base: dict, override: dict) -> dict:
@@ -308,6 +349,7 @@ def _resolve_extends(path: Path, chain: tuple[Path, ...]) -> tuple[dict, str]:
     raw, data = _read_yaml(path)
     if not isinstance(raw, dict):
         raise InputError(str(path), None, "the scenario must be a YAML mapping", "start from an example in instances/")
+    _reject_non_string_keys(raw, "", str(path))  # before merging: an overlay's null would hide a key that is a number
     digest = hashlib.sha256(data)
     base_ref = raw.get("extends")
     if base_ref is None:

@@ -27,3 +27,9 @@ def nfc_str(value: Any) -> str:
 def nfc_array(values: Iterable[Any]) -> np.ndarray:
     """An object array of :func:`nfc` values, for vectorized matching."""
     return np.array([nfc(v) for v in values], dtype=object)
+
+
+def number(value: float, lang: str, digits: int = 2) -> str:
+    """A number as a planner reads it: 1,234.56 in English, 1.234,56 in Vietnamese."""
+    text = f"{value:,.{digits}f}"
+    return text.translate(str.maketrans(",.", ".,")) if lang == "vi" else text

@@ -12,6 +12,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from constraints import Family, active_families
 from constraints._api import Violation, VerifyContext
@@ -28,6 +29,8 @@ class VerifyReport:
     figures: dict[str, list[dict]] = field(default_factory=dict)
     objective: float | None = None
     area_by_use: dict[str, float] = field(default_factory=dict)
+    terms: list[dict] = field(default_factory=list)
+    """what the objective is made of: {name, weight, quantity, unit, contribution[, period, period_weight]}"""
 
     @property
     def ok(self) -> bool:
@@ -38,16 +41,18 @@ class VerifyReport:
                 "recomputed_objective": self.objective}
 
 
-def plan_objective(loaded: LoadedScenario, attrs: pd.DataFrame, area: np.ndarray) -> float:
-    """The objective recomputed parcel by parcel from the plan joined with its input attributes:
-    Σ over converted parcels of Σ_terms weight · value(parcel, new use) · area."""
+def objective_terms(loaded: LoadedScenario, attrs: pd.DataFrame, area: np.ndarray) -> list[dict]:
+    """The scenario's objective terms recomputed parcel by parcel from the plan joined with its input
+    attributes, each as ``{name, weight, quantity, unit, contribution}``: quantity = Σ over parcels
+    converted to one of the term's uses of value(parcel, new use) (· area when per ha), contribution =
+    weight · quantity. Their sum (with the families' terms) is the plan's objective."""
     sc = loaded.scenario
-    alloc = attrs
-    total = 0.0
-    changed = alloc["changed"].to_numpy(dtype=bool)
-    new_use = alloc["new_use"].to_numpy()
-    for term in sc.objective.terms.values():
+    changed = attrs["changed"].to_numpy(dtype=bool)
+    new_use = attrs["new_use"].to_numpy()
+    out = []
+    for name, term in sc.objective.terms.items():
         uses = term.uses or (list(term.per_use) if term.per_use else sc.allocate)
+        quantity = 0.0
         for u in uses:
             sel = changed & (new_use == u)
             if term.per_use is not None:
@@ -60,8 +65,12 @@ def plan_objective(loaded: LoadedScenario, attrs: pd.DataFrame, area: np.ndarray
                 value = np.ones(sel.sum())
             if term.per_ha:
                 value = value * area[sel]
-            total += term.weight * float(value.sum())
-    return total
+            quantity += float(value.sum())
+        source = "value" if term.per_use is not None else term.column
+        unit = ("ha" if source is None else f"ha × {source}") if term.per_ha else (source or "parcels")
+        out.append({"name": name, "weight": term.weight, "quantity": quantity, "unit": unit,
+                    "contribution": term.weight * quantity})
+    return out
 
 
 def _core_checks(loaded: LoadedScenario, instance: Instance, alloc: gpd.GeoDataFrame) -> list[Violation]:
@@ -112,14 +121,54 @@ def verify_allocation(loaded: LoadedScenario, instance: Instance, alloc: gpd.Geo
         area = joined.geometry.area.to_numpy() / 1e4
     ctx = VerifyContext(loaded=loaded, allocation=joined, area_ha=area)
     figures: dict[str, list[dict]] = {}
-    objective = plan_objective(loaded, joined, area)
-    for fam in families if families is not None else active_families(loaded):
-        violations.extend(fam.verify(ctx))
+    terms = objective_terms(loaded, joined, area)
+    for fam in families if families is not None else _prepared(active_families(loaded), instance):
+        own = fam.verify(ctx)
+        violations.extend(own + exclusion_violations(fam, ctx, own))
         for k, v in fam.report(ctx).items():
             figures.setdefault(k, []).extend(v)
-        objective += fam.objective_contribution(ctx)
+        terms += fam.objective_terms(ctx)
     by_use = pd.Series(area).groupby(joined["new_use"].to_numpy()).sum()
-    return VerifyReport(violations, figures, objective, {str(k): round(float(v), 6) for k, v in by_use.items()})
+    return VerifyReport(violations, figures, float(sum(t["contribution"] for t in terms)),
+                        {str(k): round(float(v), 6) for k, v in by_use.items()}, terms)
+
+
+def _prepared(families: list[Family], instance: Instance) -> list[Family]:
+    """Families built for a verify read their layers as the compile did, so each declares its exclusions."""
+    for fam in families:
+        fam.prepare(instance)
+    return families
+
+
+def exclusion_violations(fam: Family, ctx: VerifyContext, own: list[Violation]) -> list[Violation]:
+    """The zones a family declared as exclusions when it read them (``Family.exclusions``), re-checked here
+    by a spatial join of the output geometry, whatever the family's own screening and verify did: a
+    converted parcel overlapping a zone by at least its ``min_overlap_m2`` must not take a use the zone's
+    class forbids. Parcels the family's own violations already name are not repeated."""
+    alloc = ctx.allocation
+    named = {p for v in own for p in v.parcels}
+    out = []
+    for label, (zones, ex) in fam.exclusions.items():
+        zones = zones.to_crs(alloc.crs) if zones.crs != alloc.crs else zones
+        classes = zones[ex.class_field].astype(str).to_numpy()
+        names = zones[ex.name_field].astype(str).to_numpy()
+        changed = np.nonzero(alloc["changed"].to_numpy(dtype=bool))[0]
+        parcels = alloc.geometry.to_numpy()[changed]
+        zi, pi = shapely.STRtree(parcels).query(zones.geometry.to_numpy(), predicate="intersects")
+        overlap = shapely.area(shapely.intersection(parcels[pi], zones.geometry.to_numpy()[zi]))
+        keep = overlap >= max(ex.min_overlap_m2, 1e-9)
+        zi, rows = zi[keep], changed[pi[keep]]
+        new_use = alloc["new_use"].to_numpy()[rows]
+        ids = alloc["parcel_id"].to_numpy()[rows]
+        bad = np.array([u in ex.forbidden.get(c, ()) for u, c in zip(new_use, classes[zi])], dtype=bool)
+        for (cls, name), grp in pd.DataFrame({"cls": classes[zi][bad], "name": names[zi][bad], "id": ids[bad],
+                                              "use": new_use[bad]}).groupby(["cls", "name"], sort=True):
+            fresh = [i for i in dict.fromkeys(grp["id"].tolist()) if i not in named]
+            if fresh:
+                out.append(Violation(fam.name, f"{cls}: {name}", f"{len(fresh)} parcel(s) converted to "
+                                     f"{sorted(set(grp['use']))} inside {cls} zone {name} ({label}; re-checked "
+                                     "against the zone geometry by verify)", tuple(fresh)))
+    return out
 
 
 def verify_plan(loaded: LoadedScenario, instance: Instance, plan: gpd.GeoDataFrame,
@@ -128,7 +177,7 @@ def verify_plan(loaded: LoadedScenario, instance: Instance, plan: gpd.GeoDataFra
     by period with that period's scenario, then for nesting (built stays built, sites expand)."""
     if not loaded.scenario.periods:
         return verify_allocation(loaded, instance, plan, (families or {}).get(None))
-    total = VerifyReport([], {}, 0.0, {})
+    total = VerifyReport([], {}, 0.0, {}, [])
     per_period = []
     for period, lt in period_scenarios(loaded):
         sub = plan[plan["period"] == period].drop(columns="period").reset_index(drop=True)
@@ -137,7 +186,10 @@ def verify_plan(loaded: LoadedScenario, instance: Instance, plan: gpd.GeoDataFra
         total.violations += rep.violations
         for k, rows in rep.figures.items():
             total.figures.setdefault(k, []).extend({**r, "period": period} for r in rows)
-        total.objective += loaded.scenario.periods[period].weight * (rep.objective or 0.0)
+        weight = loaded.scenario.periods[period].weight
+        total.objective += weight * (rep.objective or 0.0)
+        total.terms += [{**t, "period": period, "period_weight": weight, "contribution": weight * t["contribution"]}
+                        for t in rep.terms]
         total.area_by_use.update({f"{period}:{u}": a for u, a in rep.area_by_use.items()})
     total.violations += verify_nesting(loaded, per_period)
     return total

@@ -1,4 +1,5 @@
-"""The exact MIP for Marxan with Zones' score, built with :class:`optimizer.model.ModelBuilder`.
+"""The exact MIP for Marxan's score (Marxan with Zones, or classic Marxan as two zones), built with
+:class:`optimizer.engine.model.ModelBuilder`.
 
 Columns and rows (N PUs, Z zones, S features, B bound.dat pairs; A_i = zones PU i may take: its lock,
 else its puzone set, else every zone):
@@ -19,6 +20,12 @@ Soft terms are exact: the minimization sets σ = max(0, T − A), so σ/T is Mar
 and 0 otherwise; ω = max(0, 1 − count) is 1 exactly when nothing is held, which is what Marxan's
 integer division ⌊(O−N)/O⌋ charges. Hard occurrence targets ask N ≥ O (Marxan's "target met").
 Features with penalty·spf = 0 get no soft columns (they cannot change the score).
+
+Classic projects (``classic.py``, ``score.py``): occurrences count every puvspr row of a reserved unit
+and their shortfall is a real fraction, so the soft occurrence term is N + ω ≥ O, ω ∈ [0, O], cost
+penalty·spf/O per unit; a feature with both an amount and an occurrence target has both costs
+halved (Marxan averages the two fractions). A unit's self-boundary counts only when it is reserved:
+BLM·fixed_i goes on x[i, reserved] instead of into the constant.
 
 Boundary term. BLM·(Σ_i fixed_i + Σ_{(i,j)} b_ij·ZBC[z_i][z_j]). The self-boundaries are a constant
 (model offset). For a pair e = (i,j) with weight w_e = BLM·b_e let M = sign(w_e)·ZBC restricted to
@@ -68,7 +75,7 @@ from optimizer.engine.model import CompiledModel, ModelBuilder
 from optimizer.engine.scenario import SolverSettings
 from optimizer.engine.solvers import get_adapter
 from optimizer.engine.solvers.base import SolveResult
-from optimizer.marxan.reader import MarxanProject
+from optimizer.marxan.arrays import MarxanProject
 
 TARGETS = ("hard", "soft")
 LINEARIZATIONS = ("aggregated", "marginal")
@@ -138,7 +145,12 @@ def _x_columns(p: MarxanProject, mb: ModelBuilder) -> tuple[np.ndarray, np.ndarr
 
 
 def _boundary(p: MarxanProject, mb: ModelBuilder, xcol: np.ndarray, linearization: str) -> tuple[dict, tuple | None]:
-    mb.offset += p.blm * float(p.fixed.sum())
+    counts = p.self_boundary_zones
+    if counts.all():
+        mb.offset += p.blm * float(p.fixed.sum())
+    else:
+        fi, fz = np.nonzero((p.fixed != 0)[:, None] & counts[None, :] & p.allowed)
+        mb.add_objective(xcol[fi, fz], p.blm * p.fixed[fi])
     w = p.blm * p.bound_b
     keep = w != 0
     bi, bj, w = p.bound_i[keep], p.bound_j[keep], w[keep]
@@ -238,6 +250,8 @@ def _target_rows(p: MarxanProject, mb: ModelBuilder, xcol: np.ndarray, targets: 
     contrib_amt = amt * p.contrib[e_idx, z_idx]
     sp_e = p.ent_sp[e_idx]
     weight = p.penalty * p.spf
+    if p.classic:  # Marxan averages the two fractions of a feature with both targets
+        weight = weight * np.where((p.target > 0) & (p.target_occ > 0), 0.5, 1.0)
     fid = p.feature_ids
     zid = p.zone_ids
 
@@ -258,7 +272,7 @@ def _target_rows(p: MarxanProject, mb: ModelBuilder, xcol: np.ndarray, targets: 
         R = len(keep_row)
         if not R:
             return 0
-        if occ:
+        if occ and not p.classic:  # ⌊(O−N)/O⌋: charged only when nothing is held
             aux = mb.add_columns(f"shortfall_{kind}", np.asarray(keys, dtype=object)[keep_row], cost=wt[keep_row],
                                  lo=0.0, hi=1.0, integer=False)
             rhs = np.ones(R)
@@ -285,8 +299,8 @@ def _target_rows(p: MarxanProject, mb: ModelBuilder, xcol: np.ndarray, targets: 
     feats = np.nonzero(p.target_occ > 0)[0]
     pos = np.full(S, -1)
     pos[feats] = np.arange(len(feats))
-    sel = (pos[sp_e] >= 0) & (contrib_amt > 0)
-    tgt = p.target_occ[feats].astype(float) if targets == "hard" else np.ones(len(feats))
+    sel = (pos[sp_e] >= 0) & ((p.contrib[e_idx, z_idx] > 0) if p.classic else (contrib_amt > 0))
+    tgt = p.target_occ[feats].astype(float) if targets == "hard" or p.classic else np.ones(len(feats))
     n_aux += add("occurrences", [f"{fid[s]}:occurrences" for s in feats], tgt, feats,
                  pos[sp_e[sel]], cols_ez[sel], np.ones(int(sel.sum())), occ=True)
     # per-zone amount (raw)

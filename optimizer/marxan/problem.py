@@ -4,8 +4,13 @@ The run spine (``optimizer/engine/run.py``) treats it like any other problem; wh
 The plan's objective is Marxan's score recomputed by ``score.py`` independently of the MIP (a plan
 whose MIP value and score disagree is refused), verification checks locks, puzone and hard targets,
 an infeasible model is explained by its unreachable targets, and the run directory holds
-``allocation.csv`` (puid, zone id, zone) and ``best.csv`` (Marxan's ``_best`` format) instead of a
-GeoPackage.
+``allocation.csv`` (puid, zone id, zone) and ``best.csv`` (Marxan's ``_best`` format: ``planning_unit,zone``,
+or ``planning_unit,solution`` for a classic project) instead of a GeoPackage.
+
+A classic project's status 1 units (Marxan's initial reserve) with its locked-in units are the
+solver's first plan (adapters with the ``warm_start`` feature start from it; run.json ``warm_start``
+records its score), and a COSTTHRESH the score leaves out is reported against the plan
+(run.json ``marxan.cost_threshold``).
 """
 
 from __future__ import annotations
@@ -26,11 +31,14 @@ from optimizer.engine.rundir import RUN_JSON, dumps
 from optimizer.engine.scenario import LoadedScenario, SolverSettings
 from optimizer.engine.solvers.base import SolveResult
 from optimizer.engine.verify import VerifyReport
+from optimizer.marxan.arrays import RESERVED
+from optimizer.marxan.arrays import MarxanProject as Project
+from optimizer.marxan.classic import status_counts
 from optimizer.marxan.model import build_model, objective_of_plan, reachability
-from optimizer.marxan.project import marxan_settings, project_inputs, zone_codes
-from optimizer.marxan.reader import MarxanProject as Project
-from optimizer.marxan.reader import read_project, read_solution
+from optimizer.marxan.project import marxan_settings, project_inputs
+from optimizer.marxan.reader import read_project
 from optimizer.marxan.score import Score, evaluate, missed_targets, plan_violations
+from optimizer.marxan.solutions import plan_frame, read_plan
 
 BEST = "best.csv"
 
@@ -48,8 +56,9 @@ class MarxanProject:
     def __init__(self, loaded: LoadedScenario, settings: SolverSettings):
         self.loaded, self.settings, self.timings = loaded, settings, {}
         t = time.perf_counter()
-        self.path, self.targets, self.linearization = marxan_settings(loaded)
-        self.project: Project = read_project(self.path)
+        cfg = marxan_settings(loaded)
+        self.path, self.targets, self.linearization = cfg.project, cfg.targets, cfg.linearization
+        self.project: Project = read_project(self.path, cfg.flavour)
         self.timings["load_s"] = time.perf_counter() - t
         t = time.perf_counter()
         self.mm = build_model(self.project, self.targets, self.linearization)
@@ -60,9 +69,13 @@ class MarxanProject:
     def describe(self) -> dict:
         p, m = self.project, self.model
         inputs = [{"role": "scenario", "path": str(self.loaded.path), "sha256": self.loaded.sha256}] if self.loaded.path else []
-        self._block = {"project": str(self.path), "targets": self.targets, "linearization": self.linearization,
-                       "blm": p.blm, "penalty_source": p.penalty_source,
-                       "zones": dict(zip(zone_codes(p), p.zone_ids.tolist()))}
+        self._block = {"project": str(self.path), "flavour": p.flavour, "targets": self.targets,
+                       "linearization": self.linearization, "blm": p.blm, "penalty_source": p.penalty_source,
+                       "zones": dict(zip(p.zone_codes(), p.zone_ids.tolist())),
+                       "approximations": list(p.approximations)}
+        if p.classic:
+            self._block["status"] = status_counts(p.status)
+            self._block["misslevel"] = p.misslevel
         return {"model": {"columns": m.n_cols, "rows": m.n_rows, "nonzeros": int(m.A.nnz), "parcels": p.n_pu,
                           "ineligible_pairs": int((~p.allowed).sum()), "sense": "min", **self.mm.stats},
                 "reachability": self._reach,
@@ -72,8 +85,19 @@ class MarxanProject:
     def reachability(self) -> list[dict]:
         return self._reach
 
-    def initial_plan(self, log: Log) -> tuple[None, None]:
-        return None, None
+    def initial_plan(self, log: Log) -> tuple[np.ndarray | None, dict | None]:
+        """Classic: Marxan's initial reserve (status 1 and the locked-in units); nothing for Marxan with Zones."""
+        p = self.project
+        if not p.classic or not (p.status == 1).any():
+            return None, None
+        zone = np.where((p.status == 1) | (p.status == 2), RESERVED, 1 - RESERVED)
+        score = evaluate(p, zone)
+        feasible = self.targets == "soft" or bool(score.features["met"].all())
+        log(f"starting from the initial reserve (status 1): score {score.total:,.6g}"
+            + ("" if feasible else ", misses a target (hard targets: the solver repairs it or ignores it)"))
+        return self.mm.complete(zone), {"source": "pu.dat status 1 (Marxan's initial reserve)",
+                                        "reserved": int((zone == RESERVED).sum()), "score": score.total,
+                                        "meets_targets": bool(score.features["met"].all())}
 
     def decode(self, x: np.ndarray) -> MarxanPlan:
         zone = self.mm.zone_of(x)
@@ -94,8 +118,19 @@ class MarxanProject:
 
     def summarize(self, plan: MarxanPlan, report: VerifyReport) -> dict:
         p = self.project
-        return {"marxan": {**self._block, "score": {**plan.score.as_dict(), "features": plan.score.features.to_dict("records")}},
-                "area_by_use": {c: int(n) for c, n in zip(zone_codes(p), np.bincount(plan.zone, minlength=p.n_zones))}}
+        block = {**self._block, "score": {**plan.score.as_dict(), "features": plan.score.features.to_dict("records")}}
+        thresh = p.options.get("COSTTHRESH", 0.0) if p.classic else 0.0
+        if thresh > 0:
+            spent = plan.score.cost + plan.score.connection
+            block["cost_threshold"] = {"costthresh": thresh, "cost_plus_connection": spent, "exceeded": spent > thresh}
+        sc = plan.score
+        terms = [{"name": "cost", "weight": 1.0, "quantity": sc.cost, "unit": "cost", "contribution": sc.cost},
+                 {"name": "connection", "weight": p.blm, "quantity": sc.connection / p.blm if p.blm else 0.0,
+                  "unit": "boundary length", "contribution": sc.connection},
+                 {"name": "shortfall penalty", "weight": 1.0, "quantity": sc.penalty, "unit": "penalty × spf × shortfall",
+                  "contribution": sc.penalty}]
+        return {"marxan": block, "objective_terms": terms,
+                "area_by_use": {c: int(n) for c, n in zip(p.zone_codes(), np.bincount(plan.zone, minlength=p.n_zones))}}
 
     def explain(self, result: SolveResult, options: ExplainOptions, log: Log) -> Findings:
         return Findings({}, {})
@@ -110,13 +145,18 @@ class MarxanProject:
                                             "`landalloc import-marxan --targets soft`) for Marxan's cheapest shortfall")},
                         {})
 
-    def write(self, target: Path, run: dict, plan: MarxanPlan | None, outputs: dict[str, Any]) -> Path:
+    def layer(self, plan: MarxanPlan | None) -> None:
+        """Planning units have no geometry: the run store keeps run.json alone."""
+        return None
+
+    def write(self, target: Path, run: dict, plan: MarxanPlan | None, outputs: dict[str, Any],
+              x: np.ndarray | None = None) -> Path:
         p = self.project
         files: dict[str, pd.DataFrame] = {}
         if plan is not None:
             files["allocation.csv"] = pd.DataFrame({"puid": p.pu_ids, "zone": p.zone_ids[plan.zone],
-                                                    "zone_name": np.array(zone_codes(p), dtype=object)[plan.zone]})
-            files[BEST] = pd.DataFrame({"planning_unit": p.pu_ids, "zone": p.zone_ids[plan.zone]})
+                                                    "zone_name": np.array(p.zone_codes(), dtype=object)[plan.zone]})
+            files[BEST] = plan_frame(p, plan.zone)
 
         def fill(tmp: Path) -> None:
             for name, df in files.items():
@@ -133,8 +173,8 @@ class MarxanProject:
             raise InputError(str(run_dir), BEST, f"no plan in this run (status {run.get('status')!r})",
                              "only runs that found a plan can be verified")
         mx = run["marxan"]
-        p = read_project(mx["project"])
-        zone = read_solution(p, best)
+        p = read_project(mx["project"], mx.get("flavour", "auto"))
+        zone = read_plan(p, best)
         return plan_report(p, zone, evaluate(p, zone), mx.get("targets"))
 
 

@@ -1,13 +1,20 @@
-"""Read a Marxan with Zones project (``input.dat`` and the files it names) into plain numpy arrays.
+"""Read a Marxan project (``input.dat`` and the files it names) into plain numpy arrays.
 
-Formats follow ``../shared/marxan_zones.md`` (Marxan with Zones v4.0.6): any of the separators
+:func:`read_project` tells the two kinds of project apart and reads each with its own semantics:
+a project whose input.dat names any Marxan with Zones file (ZONESNAME, COSTSNAME, ZONECOSTNAME,
+ZONEBOUNDCOSTNAME, ZONECONTRIB*, ZONETARGET*, PULOCKNAME, PUZONENAME) is a Marxan with Zones project;
+any other is a classic Marxan project (``optimizer/marxan/classic.py``: one reserve decision per unit,
+pu.dat ``status`` as locks and an initial plan, classic targets and score). ``flavour`` overrides the
+guess.
+
+Marxan with Zones formats follow ``../shared/marxan_zones.md`` (v4.0.6): any of the separators
 space , ; : ^ * " / | TAB ' \\ split a line; the first line of a positional file is a header only if
 it is not numeric; ``pu.dat`` and ``spec.dat`` are header-driven. Marxan itself skips or silently
 mis-maps several kinds of bad rows (unknown ids, duplicate (feature, PU) rows, cost ids that are not
 1..K); here every such row is an :class:`~optimizer.engine.errors.InputError` naming the file, the line and
 the fix, so a project imports exactly or not at all. What Marxan would silently ignore and is
 harmless (a feature in puvspr.dat that spec.dat leaves out, a cost column missing from pu.dat, the
-``status`` column) becomes a warning in :attr:`MarxanProject.warnings`.
+``status`` column, which Marxan with Zones does not read) becomes a warning in :attr:`MarxanProject.warnings`.
 
 Supported: zones, costs, zonecost, spec/feat (target, prop, targetocc, spf|fpf), puvspr, bound
 (self-rows are fixed boundary), zoneboundcost (or ZONECONNECTIONCOSTNAME), zonetarget /
@@ -20,99 +27,21 @@ default contribution of 0 when no zonecontrib file is given; the reference (8508
 scores were checked against) gives 1. :data:`optimizer.marxan.sections.DEFAULT_AVAILABLE_CONTRIB` holds
 that choice.
 
-Here: the project as arrays, its assembly in Marxan's reading order, the penalty estimate and
-solution files; :mod:`optimizer.marxan.tables` splits and types the text tables and ``input.dat``,
+Here: the Marxan with Zones assembly in Marxan's reading order and its penalty estimate;
+:mod:`optimizer.marxan.tables` splits and types the text tables and ``input.dat``,
 :mod:`optimizer.marxan.sections` reads each file ``input.dat`` names.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from optimizer.engine.errors import InputError
+from optimizer.marxan.arrays import FLAVOURS, MarxanProject
+from optimizer.marxan.classic import ZONES_KEYS, read_classic
 from optimizer.marxan.sections import ProjectFiles
-from optimizer.marxan.tables import id_index, locate_input_dat, lookup, positional, read_table
-
-
-# --------------------------------------------------------------------------------------------- project
-
-@dataclass(frozen=True, eq=False)
-class MarxanProject:
-    """A Marxan with Zones project as arrays. PU index i, zone index z, feature index s, cost index k
-    follow the order of pu.dat, zones.dat, spec.dat and costs.dat."""
-
-    input_dat: Path
-    input_dir: Path
-    files: dict[str, Path]
-    name: str
-    blm: float
-    pu_ids: np.ndarray                 # (N,) int
-    cost_ids: np.ndarray               # (K,) int, 1..K
-    cost_names: tuple[str, ...]
-    costs: np.ndarray                  # (N, K)
-    zone_ids: np.ndarray               # (Z,) int
-    zone_names: tuple[str, ...]
-    zone_cost: np.ndarray              # (K, Z) multipliers ZC
-    feature_ids: np.ndarray            # (S,) int
-    feature_names: tuple[str, ...]
-    target: np.ndarray                 # (S,) overall amount target (after prop)
-    target_occ: np.ndarray             # (S,) int overall occurrence target
-    spf: np.ndarray                    # (S,)
-    ent_pu: np.ndarray                 # (E,) puvspr entries, sorted by (pu, feature)
-    ent_sp: np.ndarray                 # (E,)
-    ent_amount: np.ndarray             # (E,)
-    contrib: np.ndarray                # (E, Z) contribution fraction of entry e in zone z
-    contrib_kind: str                  # default | zonecontrib | zonecontrib2 | zonecontrib3
-    contrib_table: np.ndarray | None   # (S, Z) for default / zonecontrib / zonecontrib2
-    zone_target: np.ndarray            # (S, Z) amount targets per zone (raw amounts)
-    zone_target_occ: np.ndarray        # (S, Z) int occurrence targets per zone
-    bound_i: np.ndarray                # (B,) pairs i < j
-    bound_j: np.ndarray
-    bound_b: np.ndarray
-    fixed: np.ndarray                  # (N,) self-boundary (bound.dat rows i,i)
-    zone_bound_cost: np.ndarray        # (Z, Z) symmetric ZBC
-    zone_bound_given: bool
-    lock: np.ndarray                   # (N,) zone index or −1
-    puzone: np.ndarray                 # (N, Z) bool: zones puzone.dat allows (all True if unlisted)
-    penalty: np.ndarray                # (S,) feature penalties (PENALTYNAME or Marxan's estimate)
-    penalty_source: str                # file | estimated
-    warnings: tuple[str, ...] = field(default=())
-
-    @property
-    def n_pu(self) -> int:
-        return len(self.pu_ids)
-
-    @property
-    def n_zones(self) -> int:
-        return len(self.zone_ids)
-
-    @property
-    def n_features(self) -> int:
-        return len(self.feature_ids)
-
-    @property
-    def allowed(self) -> np.ndarray:
-        """(N, Z) bool: a lock admits only its zone (locks take precedence over puzone)."""
-        out = self.puzone.copy()
-        locked = self.lock >= 0
-        out[locked] = False
-        out[np.nonzero(locked)[0], self.lock[locked]] = True
-        return out
-
-    @property
-    def zone_costs(self) -> np.ndarray:
-        """(N, Z): Σ_k c_ik · ZC[k, z], the cost of PU i in zone z."""
-        return self.costs @ self.zone_cost
-
-    def total_amount(self) -> np.ndarray:
-        return np.bincount(self.ent_sp, self.ent_amount, self.n_features)
-
-    def total_occurrences(self) -> np.ndarray:
-        """puvspr rows per feature (Marxan's total occurrence count: every row, whatever its amount)."""
-        return np.bincount(self.ent_sp, minlength=self.n_features)
+from optimizer.marxan.tables import id_index, locate_input_dat, read_input_dat
 
 
 def estimate_penalties(p: MarxanProject) -> np.ndarray:
@@ -175,9 +104,27 @@ def estimate_penalties(p: MarxanProject) -> np.ndarray:
     return out
 
 
-def read_project(project: str | Path) -> MarxanProject:
-    """Read ``project`` (a directory with input.dat, or the input file) into a :class:`MarxanProject`."""
+def project_flavour(input_dat: Path) -> str:
+    """classic unless input.dat names a file only Marxan with Zones reads."""
+    dat = read_input_dat(input_dat)
+    return "zones" if any(dat.get(k) for k in ZONES_KEYS) else "classic"
+
+
+def read_project(project: str | Path, flavour: str = "auto") -> MarxanProject:
+    """Read ``project`` (a directory with input.dat, or the input file) into a :class:`MarxanProject`;
+    ``flavour`` is auto (told from input.dat), classic or zones."""
+    if flavour not in ("auto", *FLAVOURS):
+        raise ValueError(f"flavour must be auto or one of {FLAVOURS}")
     input_dat = locate_input_dat(project).resolve()
+    if flavour == "auto":
+        flavour = project_flavour(input_dat)
+    if flavour == "classic":
+        return read_classic(input_dat)
+    return read_zones(input_dat)
+
+
+def read_zones(input_dat: Path) -> MarxanProject:
+    """A Marxan with Zones project (marxan_zones.md)."""
     r = ProjectFiles(input_dat)
     blm = r.param_float("BLM", 1.0)
     if r.dat.get("NUMREPS") is not None and r.param_int("NUMREPS", 1) < 1:
@@ -222,25 +169,3 @@ def read_project(project: str | Path) -> MarxanProject:
     if penalty is None:
         object.__setattr__(proj, "penalty", estimate_penalties(proj))
     return proj
-
-
-def read_solution(p: MarxanProject, path: str | Path) -> np.ndarray:
-    """A Marxan with Zones ``_best`` / ``_rN`` file (``planning_unit,zone`` with zone ids) → zone index per PU."""
-    path = Path(path)
-    tab = read_table(path, "solution")
-    pu_index, zone_index = id_index(p.pu_ids), id_index(p.zone_ids)
-    zone = np.full(p.n_pu, -1, dtype=np.int64)
-    line_of: dict[int, int] = {}
-    for line, (pid, zid) in positional(tab, ("planning_unit", "zone"), "ii"):
-        i = lookup(tab, line, "planning_unit", pid, pu_index, "planning-unit", "pu.dat")
-        z = lookup(tab, line, "zone", zid, zone_index, "zone", "zones.dat")
-        if zone[i] >= 0:
-            raise InputError(tab.label, f"line {line}", f"PU {pid} appears twice (first on line {line_of[i]})",
-                             "give every PU exactly one zone")
-        zone[i] = z
-        line_of[i] = line
-    missing = np.nonzero(zone < 0)[0]
-    if len(missing):
-        raise InputError(tab.label, None, f"{len(missing)} PU(s) missing, e.g. {p.pu_ids[missing[:5]].tolist()}",
-                         "write the SAVEBEST file with SAVEBEST 2 or 3 (1 writes an empty file), for the same project")
-    return zone

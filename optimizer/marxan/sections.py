@@ -1,9 +1,10 @@
-"""Each file a Marxan with Zones ``input.dat`` names, read into arrays in the project's index order.
+"""Each file a Marxan ``input.dat`` names, read into arrays in the project's index order.
 
 One method per section (costs, pu, zones, zonecost, spec, puvspr, zonecontrib*, zonetarget*, bound,
-zoneboundcost, pulock, puzone, penalties); :func:`optimizer.marxan.reader.read_project` calls them
-in Marxan's order and assembles the :class:`~optimizer.marxan.reader.MarxanProject`. What Marxan
-would silently ignore and is harmless is collected in :attr:`ProjectFiles.warnings`.
+zoneboundcost, pulock, puzone, penalties); :func:`optimizer.marxan.reader.read_zones` calls them
+in Marxan with Zones' order and assembles the :class:`~optimizer.marxan.arrays.MarxanProject`; the
+classic reader (``classic.py``) shares the file lookup, puvspr.dat and bound.dat. What Marxan would
+silently ignore and is harmless is collected in :attr:`ProjectFiles.warnings`.
 """
 
 from __future__ import annotations
@@ -33,12 +34,12 @@ class ProjectFiles:
         base = input_dat.parent
         inputdir = self.dat.get("INPUTDIR")
         if inputdir is None:
-            raise InputError(str(input_dat), "INPUTDIR", "missing (Marxan with Zones requires it)",
+            raise InputError(str(input_dat), "INPUTDIR", "missing (Marxan requires it)",
                              "add a line `INPUTDIR input` naming the folder that holds the .dat files")
         self.input_dir = (base / inputdir) if inputdir else base
         for key in ("OUTPUTDIR", "RUNMODE"):
             if self.dat.get(key) is None:
-                self.warnings.append(f"input.dat: {key} missing — Marxan with Zones refuses to run without it")
+                self.warnings.append(f"input.dat: {key} missing — Marxan refuses to run without it")
         if self.dat.get("BLOCKDEFNAME"):
             raise InputError(str(input_dat), f"line {self.dat.line('BLOCKDEFNAME')}: BLOCKDEFNAME",
                              "block definitions are not supported", "give each feature its target in spec.dat instead")

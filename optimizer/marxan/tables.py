@@ -22,12 +22,10 @@ KEYS = ("INPUTDIR", "OUTPUTDIR", "PUNAME", "SPECNAME", "FEATNAME", "PENALTYNAME"
         "MATRIXSPORDERNAME", "BOUNDNAME", "CONNECTIONNAME", "BLOCKDEFNAME", "ZONESNAME", "COSTSNAME",
         "ZONECONTRIBNAME", "ZONECONTRIB2NAME", "ZONECONTRIB3NAME", "ZONETARGETNAME", "ZONETARGET2NAME",
         "ZONECOSTNAME", "PULOCKNAME", "PUZONENAME", "ZONEBOUNDCOSTNAME", "ZONECONNECTIONCOSTNAME",
-        "RUNMODE", "MISSLEVEL", "BLM", "SCENNAME", "NUMREPS", "NUMITNS", "NUMTEMP", "SAVEBEST", "SAVERUN")
-
-PROJECT_FILE_KEYS = ("PUNAME", "SPECNAME", "PUVSPRNAME", "BOUNDNAME", "ZONESNAME", "COSTSNAME", "ZONECOSTNAME",
-                     "ZONEBOUNDCOSTNAME", "ZONETARGETNAME", "ZONETARGET2NAME", "ZONECONTRIBNAME",
-                     "ZONECONTRIB2NAME", "ZONECONTRIB3NAME", "PULOCKNAME", "PUZONENAME", "PENALTYNAME")
-
+        "RUNMODE", "MISSLEVEL", "BLM", "SCENNAME", "NUMREPS", "NUMITNS", "NUMTEMP", "SAVEBEST", "SAVERUN",
+        # classic Marxan (input.cpp readInputOptions); CM is the old name of BLM, read only without BLM
+        "CM", "COSTTHRESH", "THRESHPEN1", "THRESHPEN2", "ASYMMETRICCONNECTIVITY", "CONNECTIVITYIN",
+        "CONNECTIONFILESNAME", "BESTFIELDNAME")
 
 # --------------------------------------------------------------------------------------------- tables
 
@@ -54,6 +52,12 @@ def _read_text(path: Path, role: str) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         return data.decode("latin-1")
+
+
+def token(name) -> str:
+    """``name`` as one Marxan token (every separator becomes _), e.g. for a feature or zone name."""
+    t = _SEP.sub("_", str(name)).strip("_")
+    return t or "_"
 
 
 def _tokens(line: str) -> list[str]:

@@ -12,6 +12,9 @@ from it, never recomputed another way. Figures run.json lacks are defined here a
 * the conversion matrix (``conversion_matrix``), the per-region table (``by_region``) and the
   comparison of two plans (``compare_kpis``, ``plan_difference``, ``difference_matrix``).
 
+The council dossier's further figures (the land-use table by code, each plan-level limit checked,
+resettlement and sites by commune) are in ``optimizer/workflows/plan_figures.py``, built on these.
+
 Areas are the plan layer's ``area_ha`` (the instance's areas, measured in the scenario's projected
 CRS or read from the mapped area field) — the same areas verify sums for run.json.
 Every table that has totals carries them as a row/column labelled :data:`TOTAL`, so no renderer adds

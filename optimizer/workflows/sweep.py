@@ -46,6 +46,7 @@ import yaml
 from optimizer.engine.errors import EXIT_NO_SOLUTION, EXIT_OK, InputError, LandallocError
 from optimizer.engine.files import atomic_write, atomic_write_text
 from optimizer.engine.rundir import atomic_write_layer, dumps, plan_with_inputs
+from optimizer.engine.strict_yaml import load_yaml
 from optimizer.engine.scenario import LoadedScenario, load_scenario
 from optimizer.workflows.metrics import plan_kpis
 from optimizer.workflows.whatif import make_variant, solve_variant
@@ -67,9 +68,7 @@ def read_grid(path: Path) -> list[dict[str, Any]]:
     if not Path(path).is_file():
         raise InputError(label, None, "grid file not found", "check the path")
     try:
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        raise InputError(label, None, f"invalid YAML: {getattr(e, 'problem', e)}", "fix the YAML syntax") from None
+        raw = load_yaml(Path(path).read_text(encoding="utf-8"), label)  # strict: duplicate keys, decimal commas, …
     except UnicodeDecodeError:
         raise InputError(label, None, "not UTF-8 text", "save the grid as UTF-8") from None
     if isinstance(raw, dict):
@@ -116,6 +115,7 @@ def run_point(task: dict) -> dict:
         loaded = load_scenario(task["scenario"])
         variant = make_variant(loaded, task["overrides"], source=f"point {task['index']}:")
         outcome = solve_variant(variant, Path(task["out"]), {"overrides": task["overrides"], "sweep": task["sweep"]},
+                                overwrite=True,  # a point's directory belongs to this sweep: replaced, never set beside
                                 marginals=task.get("marginals", False))
         plan, notes = plan_with_inputs(outcome.run, outcome.allocation, final_period=True)
         kpis = plan_kpis(outcome.run, plan)
@@ -241,19 +241,57 @@ def summary_frame(results: list[dict], paths: list[str], allocate: list[str]) ->
     return df
 
 
+TRADEOFF_QUANTITIES = {"converted_forest_ha": "forest land converted (ha)", "converted_rice_ha": "rice land converted (ha)",
+                       "displaced_households": "households displaced", "changed_area_ha": "area converted (ha)"}
+"""What the objective is traded against, in the order the trade-off panel looks for one that varies."""
+
+
+def parameter_words(path: str) -> str:
+    """A swept path in words: 'quotas.SKK.hi' → 'upper bound of quota SKK (ha)',
+    'objective.terms.forest_loss.weight' → "weight of objective term 'forest loss'"."""
+    parts = path.split(".")
+    bound = {"hi": "upper bound", "lo": "lower bound"}
+    if parts[0] == "quotas" and len(parts) == 3 and parts[2] in bound:
+        return f"{bound[parts[2]]} of quota {parts[1]} (ha)"
+    if parts[:2] == ["objective", "terms"] and len(parts) == 4:
+        return f"{parts[3].replace('_', ' ')} of objective term '{parts[2].replace('_', ' ')}'"
+    if parts[0] == "solver" and len(parts) == 2:
+        return {"time_limit": "solver time limit (s)"}.get(parts[1], f"solver {parts[1].replace('_', ' ')}")
+    return " › ".join(p.replace("_", " ") for p in parts)
+
+
+def quantity_words(column: str) -> str:
+    if column in TRADEOFF_QUANTITIES:
+        return TRADEOFF_QUANTITIES[column]
+    if column.startswith("converted_") and column.endswith("_ha"):
+        return f"area converted to {column[len('converted_'):-len('_ha')]} (ha)"
+    return column.replace("_", " ")
+
+
+def _varies(values: pd.Series) -> bool:
+    v = pd.to_numeric(values, errors="coerce").dropna()
+    return len(v) > 1 and float(v.max() - v.min()) > 1e-9 * max(1.0, float(v.abs().max()))
+
+
 def tradeoff_figure(df: pd.DataFrame, paths: list[str], title: str):
-    """Two panels: the objective at each point (against the swept value when one numeric parameter
-    varies), and the objective against converted forest land — the trade-off the weights move."""
+    """The objective at each point (against the swept value when one numeric parameter varies), and,
+    beside it, the objective against the first trade-off quantity that varies over the sweep
+    (forest, rice land, households displaced, converted area, area per use); a quantity equal at every
+    point shows no trade-off and gets no panel. Axes are named in words."""
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(10, 4.2), dpi=130)
-    FigureCanvasAgg(fig)
-    ax1, ax2 = fig.subplots(1, 2)
     ok = df[df["objective"].notna()]
+    candidates = list(TRADEOFF_QUANTITIES) + [c for c in df.columns if c.startswith("converted_") and c.endswith("_ha")
+                                              and c not in TRADEOFF_QUANTITIES]
+    against = next((c for c in candidates if c in ok.columns and _varies(ok[c])), None)
+    fig = Figure(figsize=(10 if against else 5.6, 4.2), dpi=130)
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, 2) if against else [fig.subplots(1, 1)]
+    ax1 = axes[0]
     varying = [p for p in paths if df[p].nunique(dropna=False) > 1]
     numeric = [p for p in varying if pd.api.types.is_numeric_dtype(df[p])]
     if numeric:  # objective against the first numeric parameter, one line per value of the other varying ones
@@ -261,34 +299,40 @@ def tradeoff_figure(df: pd.DataFrame, paths: list[str], title: str):
         groups = ok.groupby(others, sort=True, dropna=False) if others else [((), ok)]
         for key, g in groups:
             key = key if isinstance(key, tuple) else (key,)
-            label = ", ".join(f"{p.rsplit('.', 2)[-2] if p.count('.') else p}.{p.rsplit('.', 1)[-1]}={v}"
-                              for p, v in zip(others, key)) or None
+            label = ", ".join(f"{parameter_words(p)} = {v}" for p, v in zip(others, key)) or None
             g = g.sort_values(xcol)
             ax1.plot(g[xcol], g["objective"], "o-", label=label)
         if others:
             ax1.legend(fontsize=7, title=None)
-        ax1.set_xlabel(xcol)
+        ax1.set_xlabel(parameter_words(xcol))
     else:
         ax1.plot(ok["index"], ok["objective"], "o", color="#2b8cbe")
         ax1.set_xticks(list(df["index"]))
-        ax1.set_xlabel("grid point")
-    ax1.set_ylabel("objective")
-    ax1.set_title("objective by parameter" if numeric else "objective per grid point", fontsize=9)
-    fx = ok["converted_forest_ha"].astype(float)
-    ax2.scatter(fx, ok["objective"], color="#d7301f", zorder=3)
-    for xi, yi, i in zip(fx, ok["objective"], ok["index"]):
-        ax2.annotate(str(i), (xi, yi), textcoords="offset points", xytext=(4, 4), fontsize=7)
-    ax2.set_xlabel("converted forest land (ha)")
-    ax2.set_ylabel("objective")
-    ax2.set_title("trade-off: objective vs forest converted (labels: grid point)", fontsize=9)
-    for ax in (ax1, ax2):
+        ax1.set_xlabel("grid point (see summary.csv)")
+    ax1.set_ylabel("objective value")
+    ax1.set_title("objective by parameter" if numeric else "objective at each grid point", fontsize=9)
+    if against:
+        ax2 = axes[1]
+        fx = ok[against].astype(float)
+        ax2.scatter(fx, ok["objective"], color="#d7301f", zorder=3)
+        for xi, yi, i in zip(fx, ok["objective"], ok["index"]):
+            ax2.annotate(str(i), (xi, yi), textcoords="offset points", xytext=(4, 4), fontsize=7)
+        ax2.set_xlabel(quantity_words(against))
+        ax2.set_ylabel("objective value")
+        ax2.set_title(f"trade-off: objective against {quantity_words(against).split(' (')[0]} (labels: grid point)",
+                      fontsize=9)
+    for ax in axes:
         ax.grid(True, linewidth=0.3)
+    flat = [quantity_words(c) for c in TRADEOFF_QUANTITIES if c in ok.columns and len(ok) > 1 and not _varies(ok[c])]
+    notes = [f"the same at every point: {', '.join(flat)}"] if flat else []
     bad = df[df["objective"].isna()]
     if len(bad):
-        fig.text(0.01, 0.01, f"no plan at point(s) {', '.join(map(str, bad['index']))} "
-                 f"({', '.join(sorted(set(map(str, bad['status']))))})", fontsize=7, color="#a00000")
+        notes.append(f"no plan at point(s) {', '.join(map(str, bad['index']))} "
+                     f"({', '.join(sorted(set(map(str, bad['status']))))})")
+    if notes:
+        fig.text(0.01, 0.01, "; ".join(notes), fontsize=7, color="#a00000" if len(bad) else "#444444")
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout(rect=(0, 0.03, 1, 0.95))
+    fig.tight_layout(rect=(0, 0.04, 1, 0.95))
     return fig
 
 

@@ -27,6 +27,7 @@ from pydantic import BaseModel
 
 from optimizer.engine.errors import InputError
 from optimizer.engine.run import RunOutcome, solve_scenario
+from optimizer.engine.strict_yaml import load_yaml
 from optimizer.engine.scenario import LoadedScenario, Scenario, parse_scenario
 
 _MISSING = object()
@@ -40,11 +41,7 @@ def parse_set_item(item: str) -> tuple[str, Any]:
     path = path.strip()
     if not path or any(not p for p in path.split(".")):
         raise InputError(f"--set {item}", None, f"{path!r} is not a dotted path", "e.g. quotas.SKK.hi")
-    try:
-        value = yaml.safe_load(text) if text.strip() else None
-    except yaml.YAMLError as e:
-        raise InputError(f"--set {item}", path, f"the value is not valid YAML ({getattr(e, 'problem', e)})",
-                         "quote strings, e.g. --set 'name=\"my variant\"'") from None
+    value = load_yaml(text, f"--set {item}") if text.strip() else None  # strict, as scenario files are
     return path, value
 
 

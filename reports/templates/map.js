@@ -20,6 +20,7 @@
     if (p.cu !== undefined) { rows.push([T.pop_current, name(p.cu)]); }
     if (p.nu !== undefined) { rows.push([T.pop_new, name(p.nu)]); }
     if (p.a !== undefined) { rows.push([T.pop_area, p.a]); }
+    if (p.c) { rows.push([T.pop_commune, p.c]); }
     if (p.d) { rows.push([T.pop_district, p.d]); }
     if (p.r) { rows.push([T.pop_reason, p.r]); }
     if (p.s) { rows.push([T.pop_site, p.s]); }
@@ -62,12 +63,12 @@
       onEachFeature: function (f, layer) { layer.bindTooltip(esc(f.properties.label)); }
     });
   }
-  if (D.districts) {
-    overlays[T.map_layer_districts] = L.geoJSON(D.districts, {
-      style: function () { return {fill: false, color: "#303030", weight: 1.6}; },
+  if (D.units) {  // 2025 communes: named on hover, so 56 names do not cover the plan
+    overlays[T.map_layer_districts] = L.geoJSON(D.units, {
+      style: function () { return {fill: false, color: "#505050", weight: 1.1}; },
       onEachFeature: function (f, layer) {
         if (f.properties.label) {
-          layer.bindTooltip(esc(f.properties.label), {permanent: true, direction: "center", className: "district-label"});
+          layer.bindTooltip(esc(f.properties.label), {sticky: true, direction: "top", className: "district-label"});
         }
       }
     });

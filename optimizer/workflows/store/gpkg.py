@@ -4,14 +4,23 @@ An attribute table ``runs`` (registered in ``gpkg_contents``, so QGIS lists it) 
 ``allocation_<id>`` per run with a plan. Writers take an exclusive ``flock`` on ``<store>.lock`` beside
 the file and readers a shared one, and every SQLite connection waits (busy timeout) rather than
 failing, so concurrent runs writing to one store serialize instead of corrupting it. (On systems
-without ``fcntl`` only the busy timeout protects the file.)
+without ``fcntl`` only the busy timeout protects the file.) The lock file exists only beside a store:
+when the store cannot be created (a full disk, no rights), the lock file made for it is removed.
+
+A run's row and its plan layer commit in one SQLite transaction, so no reader ever sees a run that
+claims a plan the store does not hold, whatever stops the process: GDAL writes the plan into a
+staging GeoPackage beside the store (it encodes the geometries), and the store copies the table and
+its GeoPackage metadata from there, with the row, between one BEGIN and one COMMIT. The copied layer
+has no spatial index (a plan is always read whole).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import sqlite3
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -80,6 +89,14 @@ class GpkgStore(RunStore):
         if self.path.is_file() and self.path.stat().st_size > 0:
             self._check_is_store()  # before creating a lock file beside someone else's file
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._ensure_locked()
+        except BaseException:
+            if not (self.path.is_file() and self.path.stat().st_size > 0):
+                self.lock_path.unlink(missing_ok=True)  # no store was made: leave no lock file for it
+            raise
+
+    def _ensure_locked(self) -> None:
         with self._lock(exclusive=True):
             if not self.path.exists() or self.path.stat().st_size == 0:
                 self._bootstrap()
@@ -106,37 +123,42 @@ class GpkgStore(RunStore):
     def record(self, run: dict, allocation: gpd.GeoDataFrame | None, *, kind: str, run_dir: Path | None = None) -> int:
         row = record_row(run, kind, run_dir)
         self.ensure()
+        staged = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex[:8]}.staged.gpkg")
         with self._lock(exclusive=True):
-            con = self._connect()
+            for stale in self.path.parent.glob(f".{self.path.name}.*.staged.gpkg"):  # left by a killed writer
+                stale.unlink(missing_ok=True)
+            try:
+                if allocation is not None:
+                    pyogrio.write_dataframe(allocation, staged, layer=_STAGED, driver="GPKG",
+                                            layer_options={"SPATIAL_INDEX": "NO"})
+                return self._commit(row, staged if allocation is not None else None)
+            finally:
+                staged.unlink(missing_ok=True)
+
+    def _commit(self, row: dict, staged: Path | None) -> int:
+        """The ``runs`` row and (from ``staged``) its plan layer, in one transaction."""
+        con = self._connect()
+        con.isolation_level = None  # BEGIN and COMMIT are ours: DDL and DML in one transaction
+        try:
+            if staged is not None:
+                con.execute("ATTACH DATABASE ? AS staged", (str(staged),))
+            con.execute("BEGIN IMMEDIATE")
             try:
                 cols = list(row)
                 cur = con.execute(f"INSERT INTO runs ({', '.join(map(quote, cols))}) VALUES ({', '.join('?' * len(cols))})",
                                   [row[c] for c in cols])
                 run_id = int(cur.lastrowid)
-                con.commit()
-            finally:
-                con.close()
-            if allocation is None:
-                return run_id
-            layer = f"allocation_{run_id}"
-            try:
-                pyogrio.write_dataframe(allocation, self.path, layer=layer, driver="GPKG")
-                con = self._connect()
-                try:
+                if staged is not None:
+                    layer = f"allocation_{run_id}"
+                    _copy_staged_layer(con, layer)
                     con.execute("UPDATE runs SET layer = ? WHERE fid = ?", (layer, run_id))
-                    con.commit()
-                finally:
-                    con.close()
+                con.execute("COMMIT")
             except BaseException:
-                con = self._connect()
-                try:
-                    self._drop_layer(con, layer)
-                    con.execute("DELETE FROM runs WHERE fid = ?", (run_id,))
-                    con.commit()
-                finally:
-                    con.close()
+                con.execute("ROLLBACK")
                 raise
-        return run_id
+            return run_id
+        finally:
+            con.close()
 
     def _rows(self, run_id: int | None = None) -> list[dict]:
         if not self.path.exists():
@@ -195,3 +217,58 @@ class GpkgStore(RunStore):
                 return con.execute("PRAGMA integrity_check").fetchone()[0]
             finally:
                 con.close()
+
+
+_STAGED = "plan"
+
+
+def _gpkg_blob_srs(blob: bytes | None, srs_id: int) -> bytes | None:
+    """A GeoPackage geometry blob with another srs_id in its header (bytes 4–7, byte order from flags bit 0)."""
+    if blob is None:
+        return None
+    order = "little" if blob[3] & 1 else "big"
+    return bytes(blob[:4]) + int(srs_id).to_bytes(4, order, signed=True) + bytes(blob[8:])
+
+
+def _copy_staged_layer(con: sqlite3.Connection, layer: str) -> None:
+    """Copy the staged plan table into ``main`` as ``layer``, with its gpkg_contents, gpkg_geometry_columns,
+    gpkg_ogr_contents and spatial reference rows; inside the caller's transaction. A CRS the store already
+    holds under the same srs_id with another definition (two custom CRSs both numbered 100000) gets a free
+    srs_id, written into every geometry's header."""
+    def sql_of(schema: str, name: str) -> str | None:
+        r = con.execute(f"SELECT sql FROM {schema}.sqlite_master WHERE type = 'table' AND name = ?", (name,)).fetchone()
+        return r[0] if r else None
+
+    for meta in ("gpkg_geometry_columns", "gpkg_ogr_contents"):
+        if sql_of("main", meta) is None and sql_of("staged", meta) is not None:
+            con.execute(sql_of("staged", meta))
+    create = re.sub(rf'^CREATE TABLE\s+"?{_STAGED}"?', f"CREATE TABLE {quote(layer)}", sql_of("staged", _STAGED))
+    con.execute(create)
+    con.execute(f"INSERT INTO main.{quote(layer)} SELECT * FROM staged.{quote(_STAGED)}")
+    geom_col, srs_id = con.execute("SELECT column_name, srs_id FROM staged.gpkg_geometry_columns WHERE table_name = ?",
+                                   (_STAGED,)).fetchone()
+    srs = con.execute("SELECT * FROM staged.gpkg_spatial_ref_sys WHERE srs_id = ?", (srs_id,)).fetchone()
+    have = con.execute("SELECT * FROM main.gpkg_spatial_ref_sys WHERE srs_id = ?", (srs_id,)).fetchone()
+    key = ("organization", "organization_coordsys_id", "definition")
+    if have is not None and [have[k] for k in key] != [srs[k] for k in key]:
+        same = con.execute("SELECT srs_id FROM main.gpkg_spatial_ref_sys WHERE organization = ? AND "
+                           "organization_coordsys_id = ? AND definition = ?", (srs["organization"],
+                           srs["organization_coordsys_id"], srs["definition"])).fetchone()
+        new_id = same[0] if same else max(100000, con.execute("SELECT MAX(srs_id) FROM main.gpkg_spatial_ref_sys").fetchone()[0] + 1)
+        con.create_function("landalloc_blob_srs", 2, _gpkg_blob_srs, deterministic=True)
+        con.execute(f"UPDATE main.{quote(layer)} SET {quote(geom_col)} = landalloc_blob_srs({quote(geom_col)}, ?)", (new_id,))
+        srs_id, have = new_id, same
+    if have is None:
+        main_cols = {r[1] for r in con.execute("PRAGMA main.table_info(gpkg_spatial_ref_sys)")}
+        cols = [c for c in srs.keys() if c in main_cols]
+        con.execute(f"INSERT INTO main.gpkg_spatial_ref_sys ({', '.join(map(quote, cols))}) VALUES "
+                    f"({', '.join('?' * len(cols))})", [srs_id if c == "srs_id" else srs[c] for c in cols])
+    con.execute("INSERT INTO main.gpkg_contents (table_name, data_type, identifier, description, last_change, min_x, "
+                "min_y, max_x, max_y, srs_id) SELECT ?, data_type, ?, description, last_change, min_x, min_y, max_x, "
+                "max_y, ? FROM staged.gpkg_contents WHERE table_name = ?", (layer, layer, srs_id, _STAGED))
+    con.execute("INSERT INTO main.gpkg_geometry_columns (table_name, column_name, geometry_type_name, srs_id, z, m) "
+                "SELECT ?, column_name, geometry_type_name, ?, z, m FROM staged.gpkg_geometry_columns WHERE table_name = ?",
+                (layer, srs_id, _STAGED))
+    if sql_of("main", "gpkg_ogr_contents") is not None:
+        con.execute("INSERT INTO main.gpkg_ogr_contents (table_name, feature_count) "
+                    f"SELECT ?, COUNT(*) FROM main.{quote(layer)}", (layer,))
