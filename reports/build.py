@@ -12,7 +12,7 @@ GeoPackage); the report names the styled GeoPackages and does not write them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from optimizer.engine.errors import InputError
@@ -43,30 +43,37 @@ def _write(path: Path, write) -> Path:
 
 
 def build_report(run_dir: str | Path, lang: str = "vi", formats: str | Iterable[str] = DEFAULT_FORMATS,
-                 compare: str | Path | None = None, out: str | Path | None = None, dpi: int = DPI) -> dict[str, Path]:
+                 compare: str | Path | None = None, out: str | Path | None = None, dpi: int = DPI,
+                 log: Callable[[str], None] = lambda _: None) -> dict[str, Path]:
     """Write report_<lang>.{pdf,docx,html,xlsx} into ``out`` (default RUN_DIR/report); returns format → path
     (plus ``qgis_style`` → each of the run's GeoPackages that carries the QGIS style). ``dpi``: of the
-    static maps (lower is faster, for previews and tests)."""
+    static maps (lower is faster, for previews and tests); ``log`` hears each phase as it starts."""
     if lang not in LANGS:
         raise InputError(None, "--lang", f"unknown language {lang!r}", f"use one of {', '.join(LANGS)}")
     fmts = parse_formats(formats)
     run_dir = Path(run_dir)
+    log(f"reading the run {run_dir}")
     data = load_run(run_dir)
     other = load_run(Path(compare)) if compare is not None else None
     out = Path(out) if out is not None else run_dir / "report"
     written: dict[str, Path] = {}
+    log("drawing the maps and building the tables")
     doc = build_document(data, lang, other, dpi=dpi)
     if "pdf" in fmts:
+        log("writing the PDF")
         written["pdf"] = _write(out / f"report_{lang}.pdf", lambda p: write_pdf(doc, p))
     if "docx" in fmts:
         from reports.docx_writer import write_docx  # python-docx, only for this format
 
+        log("writing the DOCX")
         written["docx"] = _write(out / f"report_{lang}.docx", lambda p: write_docx(doc, p))
     if "xlsx" in fmts:
         from reports.xlsx_writer import write_xlsx  # openpyxl, only for this format
 
+        log("writing the Excel workbook")
         written["xlsx"] = _write(out / f"report_{lang}.xlsx", lambda p: write_xlsx(doc, p))
     if "html" in fmts:
+        log("writing the HTML")
         written["html"] = _write(out / f"report_{lang}.html", lambda p: p.write_text(render_html(doc, interactive=True),
                                                                                    encoding="utf-8"))
     for i, p in enumerate(styled_plans(run_dir, data.run)):

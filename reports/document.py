@@ -24,7 +24,7 @@ from reports.blocks import (Bullets, Document, Figure, Interactive, KeyValues, P
                             integer, num, percent, records, signed, strings, use_name)
 from reports.context import MapContext
 from reports.data import COMMUNE_FIELD, DISTRICT_FIELD, RunData, crs_label, parcels_once
-from reports.labels import fields_text, former_district, source_text
+from reports.labels import field_label, fields_text, former_district, source_text
 from reports.sections import matrix_table, region_words
 
 ROMAN = ["I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII", "XIII", "XIV", "XV"]
@@ -185,14 +185,39 @@ def _binding(data: RunData, lang: str, T: dict) -> Section | None:
     for r in records(tab):
         unit = {"households": f" {T['households_unit']}", "": ""}.get(r["unit"] or "", f" {r['unit']}")
         moved = "—" if r["bound"] is None else f"{num(r['bound'], lang)} → {num(r['moved_to'], lang)}{unit}"
+        value = (T["bind_skipped"].format(why=r["skipped"]) if r["skipped"] else "—" if r["termination"] is None
+                 else num(r["marginal_value"], lang, 4) if r["conclusive"] else T["bind_inconclusive"])
         rows.append([_family_text(T, r["family"]), region_words(str(r["key"]), T), _side_text(T, r["side"]),
-                     num(r["activity"], lang) + unit, moved, num(r["marginal_value"], lang, 4),
+                     num(r["activity"], lang) + unit, moved, value,
                      _term_text(T, r["termination"]) if r["termination"] else "—"])
     s.blocks.append(Table("binding", T["bind_caption"], list(T["bind_header"]), rows, ["l", "l", "l", "r", "r", "r", "l"]))
     if data.run.get("marginal_values_method"):
-        step = ((data.scenario.get("explain") or {}).get("marginal_step", 1.0))
-        s.blocks.append(Para(T["bind_method"].format(step=num(step, lang, 2)), "small"))
+        s.blocks.append(Para(T["bind_method"], "small"))
+    words = [_family_text(T, m["family"]) + m[f"explanation_{lang}"][len(m["family"]):]
+             for m in data.run.get("marginal_values") or [] if m.get(f"explanation_{lang}")]
+    if words:
+        s.blocks += [Para(T["bind_words"]), Bullets(words)]
     return s
+
+
+def _objective(data: RunData, lang: str, T: dict) -> Section | None:
+    """Each term of the objective with its weight, quantity and contribution; the total is the objective."""
+    terms = data.run.get("objective_terms") or []
+    if not terms:
+        return None
+    phased = any("period" in t for t in terms)
+    names = T.get("objective_term_names") or {}
+
+    def unit(text: str) -> str:  # "ha × suit_industry" → "ha × mức độ thích hợp cho khu công nghiệp"
+        return " × ".join(field_label(part, T) for part in str(text).split(" × "))
+
+    rows = [[(f"{t['period']}: " if phased else "") + names.get(t["name"], _family_text(T, t["name"].split(" ")[0])
+                                                               + t["name"][len(t["name"].split(" ")[0]):]),
+             num(t["weight"], lang, 4), num(t["quantity"], lang), unit(t["unit"]), num(t["contribution"], lang)]
+            for t in terms]
+    rows.append([T["obj_total"], "", "", "", num(data.run.get("objective"), lang)])
+    return Section("objective", T["s_objective"], [Table("objective", T["obj_caption"], list(T["obj_header"]), rows,
+                                                         ["l", "r", "r", "l", "r"])])
 
 
 def _diagnosis(data: RunData, lang: str, T: dict) -> Section | None:
@@ -343,7 +368,7 @@ def build_document(data: RunData, lang: str = "vi", compare: RunData | None = No
         body += [_maps(data, lang, T, lu, crs_text, ctx), sections.conversion_section(data, lang, T, lu),
                  sections.regions_section(data, lang, T)]
     body += [sections.sites_section(data, lang, T, lu, ctx.anchors), sections.resettlement_section(data, lang, T),
-             _binding(data, lang, T), _diagnosis(data, lang, T)]
+             _objective(data, lang, T), _binding(data, lang, T), _diagnosis(data, lang, T)]
     body = [_summary(data, lang, T, lu, checks)] + [b for b in body if b is not None] + [_certificate(data, lang, T)]
     notes = list(data.notes)
     if compare is not None:

@@ -404,3 +404,28 @@ def test_sites_table_from_run_json(runs, tmp_path):
 def test_bad_format_is_exit_2(runs):
     r = _invoke("report", runs["a"], "--format", "pdf,xls")
     assert r.exit_code == 2 and "--format" in r.output
+
+
+def test_pdf_shows_the_objective_term_by_term_and_binding_limits_in_words(runs, vi_report):
+    """What the objective is made of (each term's contribution, and the total) and, for each priced
+    binding row, its sentence in Vietnamese — as run.json gives them."""
+    run = _run(runs["a"])
+    text = pdf_text(vi_report["pdf"])
+    assert "Cơ cấu hàm mục tiêu" in text and "mức độ thích hợp" in text and "mất đất rừng" in text
+    for t in run["objective_terms"]:
+        assert vi(abs(t["contribution"])) in text
+    assert vi(run["objective"]) in text
+    sentences = [m["explanation_vi"] for m in run["marginal_values"] if m.get("explanation_vi")]
+    assert sentences and all(nfc(s.split(": ", 1)[1][:40]) in text for s in sentences)
+    assert "đẳng thức" not in text  # a band narrower than a parcel is not an equality
+
+
+def test_compare_shows_the_change_per_objective_term(runs):
+    """kpis: one row per objective term with A, B and B − A, whose differences add up to the objective's."""
+    from optimizer.workflows.metrics import compare_kpis
+
+    a, b = _run(runs["a"]), _run(runs["b"])
+    kpis = compare_kpis(a, b)
+    terms = kpis[kpis["kind"] == "objective_term"]
+    assert set(terms["key"]) == {t["name"] for t in a["objective_terms"]}
+    assert terms["diff"].sum() == pytest.approx(b["objective"] - a["objective"])

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from optimizer.cli.terminal import emit_json, handle_errors, print_written
+from optimizer.cli.terminal import emit_json, handle_errors, log, print_written
 
 
 @click.command()
@@ -43,7 +43,7 @@ def report(run_dir, lang, formats, compare, out, as_json):
     """
     from reports.build import build_report
 
-    written = build_report(run_dir, lang=lang, formats=formats, compare=compare, out=out)
+    written = build_report(run_dir, lang=lang, formats=formats, compare=compare, out=out, log=log)
     if as_json:
         emit_json({k: str(v) for k, v in written.items()})
     else:

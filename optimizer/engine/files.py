@@ -10,6 +10,7 @@ wrote.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import os
@@ -111,22 +112,30 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+@contextlib.contextmanager
+def faults_named(target: Path, undo: Callable[[], None] = lambda: None):
+    """Run the block; on any failure ``undo`` it (remove what it half-wrote) and turn a full disk or an
+    unwritable place into the :class:`InputError` naming ``target`` (anything else propagates)."""
+    try:
+        yield
+    except BaseException as e:
+        undo()
+        why = resource_fault(e, target.parent)
+        if why:
+            raise fault_error(target, why) from None
+        raise
+
+
 def atomic_write(path: str | Path, write: Callable[[Path], None], suffix: str = ".tmp") -> Path:
     """Call ``write(tmp)`` on a temporary sibling of ``path`` and rename it over ``path``; on any
     failure the temporary file is removed and ``path`` is untouched. ``suffix`` keeps the extension
     a writer may need to pick its format (``.gpkg``, ``.png``)."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}{suffix}")
-    try:
+    with faults_named(path, lambda: tmp.unlink(missing_ok=True)):
         path.parent.mkdir(parents=True, exist_ok=True)
         write(tmp)
         os.replace(tmp, path)
-    except BaseException as e:
-        tmp.unlink(missing_ok=True)
-        why = resource_fault(e, path.parent)
-        if why:
-            raise fault_error(path, why) from None
-        raise
     _WRITTEN.append(path)
     return path
 
@@ -182,15 +191,10 @@ def write_dir_atomically(out: Path, fill: Callable[[Path], None], marker: str) -
     an unwritable place is an :class:`InputError` naming ``out``; ``out`` is then untouched."""
     out = Path(out).absolute()
     check_replaceable(out, marker)
-    try:
+    with faults_named(out):
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    except OSError as e:
-        why = resource_fault(e, out.parent)
-        if why:
-            raise fault_error(out, why) from None
-        raise
-    try:
+    with faults_named(out, lambda: shutil.rmtree(tmp, ignore_errors=True)):
         fill(tmp)
         fsync_dir(tmp)
         old = None
@@ -201,11 +205,5 @@ def write_dir_atomically(out: Path, fill: Callable[[Path], None], marker: str) -
         fsync_dir(out.parent)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
-    except BaseException as e:
-        shutil.rmtree(tmp, ignore_errors=True)
-        why = resource_fault(e, out.parent)
-        if why:
-            raise fault_error(out, why) from None
-        raise
     _WRITTEN.append(out)
     return out

@@ -181,15 +181,16 @@ def sites_table(run: dict) -> pd.DataFrame:
 
 def binding_table(run: dict) -> pd.DataFrame:
     """run.json ``binding`` rows with their ``marginal_values`` (joined on family, key, side) when present."""
-    mv = {(m["family"], m["key"], m["side"]): m for m in run.get("marginal_values") or []}
+    mv = {(m["family"], m["key"], m.get("period")): m for m in run.get("marginal_values") or []}
     rows = []
     for b in run.get("binding") or []:
-        m = mv.get((b["family"], b["key"], b["side"]), {})
+        m = mv.get((b["family"], b["key"], b.get("period")), {})
         rows.append({"family": b["family"], "key": b["key"], "side": b["side"], "unit": b.get("unit", ""),
                      "activity": b.get("activity"), "bound": m.get("bound"), "moved_to": m.get("moved_to"),
-                     "marginal_value": m.get("marginal_value"), "termination": m.get("termination")})
+                     "marginal_value": m.get("marginal_value"), "conclusive": m.get("conclusive"),
+                     "skipped": m.get("skipped"), "termination": m.get("termination")})
     return pd.DataFrame(rows, columns=["family", "key", "side", "unit", "activity", "bound", "moved_to",
-                                       "marginal_value", "termination"])
+                                       "marginal_value", "conclusive", "skipped", "termination"])
 
 
 def diagnosis_table(run: dict) -> pd.DataFrame:
@@ -223,14 +224,23 @@ def _kpi_row(kind: str, key: str, a, b) -> dict[str, Any]:
 def compare_kpis(run_a: dict, run_b: dict) -> pd.DataFrame:
     """KPIs of two runs side by side, all read from their run.json: kpi, kind, key, a, b, diff (b − a).
 
-    kind: 'objective', 'bound', 'gap', 'changed_area_ha', 'changed_parcels', 'area_by_use' (key = code),
+    kind: 'objective', 'objective_term' (key = term, ``period: term`` when phased; value = its
+    contribution), 'bound', 'gap', 'changed_area_ha', 'changed_parcels', 'area_by_use' (key = code),
     'quota' (key = quota key, value = achieved ha)."""
     rows: list[dict[str, Any]] = []
 
     def add(kind, key, a, b):
         rows.append(_kpi_row(kind, key, a, b))
 
-    for k in ("objective", "bound", "gap", "changed_area_ha", "changed_parcels"):
+    def terms(run: dict) -> dict[str, float]:
+        return {(f"{t['period']}: " if "period" in t else "") + t["name"]: t["contribution"]
+                for t in run.get("objective_terms") or []}
+
+    add("objective", "", run_a.get("objective"), run_b.get("objective"))
+    ta, tb = terms(run_a), terms(run_b)
+    for key in list(ta) + [k for k in tb if k not in ta]:
+        add("objective_term", key, ta.get(key), tb.get(key))
+    for k in ("bound", "gap", "changed_area_ha", "changed_parcels"):
         add(k, "", run_a.get(k), run_b.get(k))
     qa = {q["key"]: q.get("achieved") for q in run_a.get("quotas") or []}
     qb = {q["key"]: q.get("achieved") for q in run_b.get("quotas") or []}
