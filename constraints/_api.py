@@ -228,6 +228,14 @@ class Family:
         ``build``; the solver completes or discards it, so it changes speed, never the answer."""
         return np.zeros(0, dtype=np.int64), np.zeros(0)
 
+    def complete(self, x: np.ndarray) -> np.ndarray:
+        """``x``, an integer plan of the last ``build``'s model, with the family's auxiliary columns set to
+        the values that plan implies (e.g. compactness's z = y_i·y_j). An objective that pushes such a
+        column to its value only at an optimum leaves it short in a plan stopped by a limit, which then
+        understates its objective; the run completes every plan a solver returns instead of adding rows
+        to pin it. Assignment columns are never changed. Default: ``x`` unchanged."""
+        return x
+
     def verify(self, ctx: VerifyContext) -> list[Violation]:
         raise NotImplementedError
 

@@ -30,13 +30,12 @@ seconds; aggregated rows with one product per zone pair still had a bound of 3,3
 
 The reward makes z exact at an optimum, not at every integer point: a plan returned at a time or gap
 limit may carry some z below y_i·y_j (seen with HiGHS: the reported objective understated the plan's
-reward by up to 1.1 % at 1,000 parcels, and verify flagged the objective). ``exact_incumbents``
-(default on) adds, per edge,
-
-    z[e, G] ≥ y[i, G] + y[j, G] − 1                                                     (1 row per edge)
-
-which is redundant for the LP optimum (y_i + y_j − 1 ≤ min(y_i, y_j) on [0, 1]) but pins z to
-y_i·y_j at every integer point, so any plan's objective is its true value.
+reward by up to 1.1 % at 1,000 parcels, and verify flagged the objective). Rather than a row per edge
+z ≥ y_i + y_j − 1 (redundant for the LP, only there to pin z at integer points), ``complete`` sets
+every z to y_i·y_j from the integer plan after the solve; the run does so for every plan a solver
+returns and recomputes its objective, so a plan stopped by a limit carries its true reward (the
+bound stays the solver's). z = y_i·y_j meets both linearizations' rows. ``exact_incumbents`` is
+still accepted for scenarios that set it, and has no effect.
 
 Which pairs count (``count``):
 - ``new`` (default): edges whose two parcels are not both in G today — the boundary the plan creates.
@@ -96,8 +95,8 @@ class CompactnessConfig(FamilyConfig):
                                                             "group today); all: every same-group pair after the plan")
     linearization: Literal["pairwise", "aggregated"] = Field(
         "pairwise", description="pairwise: z ≤ y_i, z ≤ y_j per edge (tight LP); aggregated: one row per parcel (compact, weaker LP)")
-    exact_incumbents: bool = Field(True, description="add z ≥ y_i + y_j − 1 per edge so every integer plan (also one "
-                                                     "returned at a time limit) carries its true reward")
+    exact_incumbents: bool = Field(True, description="deprecated, no effect: every plan's z columns are set from its "
+                                                     "integer plan after the solve (Compactness.complete)")
 
     @field_validator("weights")
     @classmethod
@@ -124,12 +123,11 @@ def _indicator(columns: pd.DataFrame, uses, n: int, n_cols: int) -> sp.csr_matri
 
 def add_pair_min(m, family: str, prefix: str, i: np.ndarray, j: np.ndarray, P_left: sp.csr_matrix,
                  P_right: sp.csr_matrix | None, cost: np.ndarray, labels: np.ndarray,
-                 linearization: str = "pairwise", lower: bool = True) -> np.ndarray:
+                 linearization: str = "pairwise") -> np.ndarray:
     """Continuous z[e] ∈ [0, 1] with z[e] ≤ P_left[i_e]·x and z[e] ≤ P_right[j_e]·x, objective coefficient ``cost``.
 
-    Exact as z[e] = min(...) at an optimum only when the objective pushes z up (a reward). ``lower``
-    adds z[e] ≥ P_left[i_e]·x + P_right[j_e]·x − 1, which fixes z[e] to the product at every integer
-    point, so any incumbent (also one returned at a time or gap limit) carries its true reward.
+    Exact as z[e] = min(...) at an optimum only when the objective pushes z up (a reward); a plan
+    stopped by a limit is made exact by ``Compactness.complete`` (no per-edge z ≥ y_i + y_j − 1 rows).
     ``P_right=None`` means the same indicator at both ends (a symmetric product), which lets the
     aggregated form share one row per parcel. ``labels`` names parcels in row/column keys. Returns the
     z column indices.
@@ -163,12 +161,6 @@ def add_pair_min(m, family: str, prefix: str, i: np.ndarray, j: np.ndarray, P_le
             m.add_rows(family, keys, np.nan, 0.0, row=rows, col=cols, coef=coef, unit="Σz≤deg·y")
     else:
         raise ValueError(f"unknown linearization {linearization!r}")
-    if lower:
-        rows = np.concatenate([np.arange(E), L.row, R.row])
-        cols = np.concatenate([z, L.col, R.col])
-        coef = np.concatenate([np.ones(E), -L.data, -R.data])
-        m.add_rows(family, (prefix + ":" + edge + "≥").to_numpy(dtype=object), -1.0, np.nan, row=rows, col=cols,
-                   coef=coef, unit="z≥y+y-1")
     return z
 
 
@@ -188,6 +180,8 @@ def shared_boundary_pairs(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np
 class Compactness(Family):
     name = "compactness"
     Config = CompactnessConfig
+    _products: tuple[tuple[np.ndarray, sp.csr_matrix, sp.csr_matrix], ...] = ()
+    """per group of the last build: its z columns and the indicator rows P[i], P[j] that ``complete`` multiplies"""
 
     def _groups(self) -> list[tuple[str, list[str], float]]:
         """(key, uses, weight) for every group, checked against land_uses."""
@@ -216,6 +210,7 @@ class Compactness(Family):
         self._groups()
 
     def build(self, ctx: CompileContext, m) -> None:
+        products = []
         inst = ctx.instance
         adj = sp.triu(inst.adjacency(), k=1).tocoo()
         keep = adj.data > MIN_SHARED_M
@@ -228,8 +223,21 @@ class Compactness(Family):
             if self.config.count == "new":
                 now = np.isin(inst.current_use, uses)
                 sel &= ~(now[ei] & now[ej])
-            add_pair_min(m, self.name, key, ei[sel], ej[sel], P, None, self._sign() * w * b[sel] / 1000.0, labels,
-                         self.config.linearization, self.config.exact_incumbents)
+            z = add_pair_min(m, self.name, key, ei[sel], ej[sel], P, None, self._sign() * w * b[sel] / 1000.0, labels,
+                             self.config.linearization)
+            products.append((z, P[ei[sel]], P[ej[sel]]))
+        self._products = tuple(products)
+
+    def complete(self, x: np.ndarray) -> np.ndarray:
+        """Every z set to y_i·y_j of the integer plan ``x``: its greatest value the rows allow, so the
+        reward the plan earns is all counted."""
+        if not self._products:
+            return x
+        x = x.copy()
+        for z, left, right in self._products:
+            n = left.shape[1]  # the model's width when the group was built; later columns are not in y
+            x[z] = np.clip(np.round(left @ x[:n]), 0, 1) * np.clip(np.round(right @ x[:n]), 0, 1)
+        return x
 
     def shared_km(self, ctx: VerifyContext) -> dict[str, float]:
         """Counted shared boundary (km) per group, from the output geometry alone."""

@@ -13,7 +13,7 @@ with p = 640, E_z = 0.5, W = [[1,1,0],[1,1,0],[0,0,1]], B_ii = 0.4 (perimeter), 
 Each product is a continuous z ≤ both factors with a negative cost (``add_pair_min``): ``"zones"``
 builds one per (edge, zone pair) as prioritizr does (5 per edge); ``"groups"`` uses the block
 structure of W (one per edge for {few, many} and one for {baiting}), as ``compactness`` groups do.
-``lower=False`` (default) leaves out the z ≥ x_a + x_b − 1 rows, as prioritizr does.
+The z ≥ x_a + x_b − 1 rows are left out, as prioritizr does.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ MULTIPLIER = np.array([0.1, 0.5, 0.8])
 TARGET = 8.0
 
 
-def build_p6(case_dir, products: str = "zones", linearization: str = "pairwise", lower: bool = False):
+def build_p6(case_dir, products: str = "zones", linearization: str = "pairwise"):
     cells = pd.read_csv(case_dir / "cells.csv").sort_values("cell")
     adj = pd.read_csv(case_dir / "adjacency.csv")
     n, Z = len(cells), 3
@@ -71,13 +71,13 @@ def build_p6(case_dir, products: str = "zones", linearization: str = "pairwise",
                     continue
                 c = -2 * PENALTY * W[z, y] * b
                 if z == y:
-                    add_pair_min(mb, "boundary", f"{z + 1}{z + 1}", i, j, zone_sel([z]), None, c, labels, linearization, lower)
+                    add_pair_min(mb, "boundary", f"{z + 1}{z + 1}", i, j, zone_sel([z]), None, c, labels, linearization)
                 else:
-                    add_pair_min(mb, "boundary", f"{z + 1}{y + 1}", i, j, zone_sel([z]), zone_sel([y]), c, labels, linearization, lower)
-                    add_pair_min(mb, "boundary", f"{y + 1}{z + 1}", i, j, zone_sel([y]), zone_sel([z]), c, labels, linearization, lower)
+                    add_pair_min(mb, "boundary", f"{z + 1}{y + 1}", i, j, zone_sel([z]), zone_sel([y]), c, labels, linearization)
+                    add_pair_min(mb, "boundary", f"{y + 1}{z + 1}", i, j, zone_sel([y]), zone_sel([z]), c, labels, linearization)
     elif products == "groups":
         for key, zones in (("traps", [0, 1]), ("baiting", [2])):
-            add_pair_min(mb, "boundary", key, i, j, zone_sel(zones), None, -2 * PENALTY * b, labels, linearization, lower)
+            add_pair_min(mb, "boundary", key, i, j, zone_sel(zones), None, -2 * PENALTY * b, labels, linearization)
     else:
         raise ValueError(products)
     return mb.build(pd.DataFrame())

@@ -1,5 +1,6 @@
 """compactness: exact z columns and rows on a strip, a hand-derived optimum, the reward recomputed from
-geometry, prioritizr's p6 boundary-penalty problem inside its published bracket, error messages."""
+geometry, plans completed after the solve (z = y_i·y_j) worth what the per-edge rows z ≥ y_i + y_j − 1
+made them, prioritizr's p6 boundary-penalty problem inside its published bracket, error messages."""
 
 from __future__ import annotations
 
@@ -44,41 +45,42 @@ def _row_terms(m, r):
 
 def test_compile_pairwise_rows_on_strip(tmp_path):
     """Currents HNK HNK SKK SKK: in `new` mode edge 3-4 (both SKK today) earns nothing and gets no column;
-    edges 1-2 and 2-3 each get z with cost 40 · 0.1 km = 4 and two rows z ≤ y."""
+    edges 1-2 and 2-3 each get z with cost 40 · 0.1 km = 4 and two rows z ≤ y, and no z ≥ y + y − 1 row:
+    the plan's z are completed after the solve instead."""
     loaded = _strip(tmp_path, {"weights": {"SKK": 40}}, current=("HNK", "HNK", "SKK", "SKK"))
-    m = compile_model(load_instance(loaded), loaded).model
+    compiled = compile_model(load_instance(loaded), loaded)
+    m = compiled.model
     cols, rows = _block(m)
     assert list(m.columns.loc[cols, "key"]) == ["SKK:1-2", "SKK:2-3"]
     assert m.c[cols] == pytest.approx([4.0, 4.0])
     assert not m.integer[cols].any() and list(m.col_lo[cols]) == [0, 0] and list(m.col_hi[cols]) == [1, 1]
-    assert list(m.rows.loc[rows, "key"]) == ["SKK:1-2≤1", "SKK:2-3≤2", "SKK:1-2≤2", "SKK:2-3≤3", "SKK:1-2≥", "SKK:2-3≥"]
+    assert list(m.rows.loc[rows, "key"]) == ["SKK:1-2≤1", "SKK:2-3≤2", "SKK:1-2≤2", "SKK:2-3≤3"]
     assert [_row_terms(m, r) for r in rows] == [
         {"SKK:1-2": 1.0, "1:SKK": -1.0}, {"SKK:2-3": 1.0, "2:SKK": -1.0},
         {"SKK:1-2": 1.0, "2:SKK": -1.0}, {"SKK:2-3": 1.0, "3:SKK": -1.0},  # 3:SKK is parcel 3's keep column
-        {"SKK:1-2": 1.0, "1:SKK": -1.0, "2:SKK": -1.0}, {"SKK:2-3": 1.0, "2:SKK": -1.0, "3:SKK": -1.0},  # z ≥ y+y−1
     ]
-    assert np.all(np.isneginf(m.row_lo[rows[:4]])) and np.all(m.row_hi[rows[:4]] == 0)
-    assert np.all(m.row_lo[rows[4:]] == -1) and np.all(np.isposinf(m.row_hi[rows[4:]]))
-    # an integer plan (all four SKK) whose z stay 0 is refused by the z ≥ y + y − 1 row: every incumbent
-    # carries its true reward, also one returned at a time limit
+    assert np.all(np.isneginf(m.row_lo[rows])) and np.all(m.row_hi[rows] == 0)
+    # an integer plan (all four SKK) whose z stay 0 meets the rows but understates its reward by 8;
+    # completing it sets both z to 1, within the rows, and the model's objective counts the reward
     key = m.columns["key"].to_numpy()
     x = np.isin(key, ["1:SKK", "2:SKK", "3:SKK", "4:SKK"]).astype(float)
-    bad = m.violations(x)
-    assert list(bad.loc[bad["family"] == "compactness", "key"]) == ["SKK:1-2≥", "SKK:2-3≥"]
-    x[cols] = 1.0
-    bad = m.violations(x)
-    assert (bad["family"] != "compactness").all()
+    assert (m.violations(x)["family"] != "compactness").all()
+    fam = next(f for f in compiled.families if f.name == "compactness")
+    done = fam.complete(x)
+    assert list(done[cols]) == [1.0, 1.0] and np.array_equal(np.delete(done, cols), np.delete(x, cols))
+    assert (m.violations(done)["family"] != "compactness").all()
+    assert m.objective_value(done) - m.objective_value(x) == pytest.approx(8.0)
 
     loaded = _strip(tmp_path / "all", {"weights": {"SKK": 40}, "count": "all"}, current=("HNK", "HNK", "SKK", "SKK"))
     m = compile_model(load_instance(loaded), loaded).model
     cols, rows = _block(m)
-    assert list(m.columns.loc[cols, "key"]) == ["SKK:1-2", "SKK:2-3", "SKK:3-4"] and len(rows) == 9
+    assert list(m.columns.loc[cols, "key"]) == ["SKK:1-2", "SKK:2-3", "SKK:3-4"] and len(rows) == 6
 
 
 def test_compile_aggregated_rows_and_minimize_sign(tmp_path):
-    """One row per parcel: Σ_{e∋p} z_e ≤ deg(p) · y_p (and no z ≥ y + y − 1 rows when exact_incumbents is off);
-    in a minimized objective the reward is a negative cost."""
-    loaded = _strip(tmp_path, {"weights": {"SKK": 40}, "linearization": "aggregated", "exact_incumbents": False},
+    """One row per parcel: Σ_{e∋p} z_e ≤ deg(p) · y_p; in a minimized objective the reward is a negative
+    cost. ``exact_incumbents`` (deprecated) is still accepted and changes nothing."""
+    loaded = _strip(tmp_path, {"weights": {"SKK": 40}, "linearization": "aggregated", "exact_incumbents": True},
                     sense="minimize")
     m = compile_model(load_instance(loaded), loaded).model
     cols, rows = _block(m)
@@ -153,11 +155,9 @@ def test_verify_catches_plan_whose_reward_differs(tmp_path):
     assert rep.ok and rep.figures["compactness"][0]["shared_km"] == 0.0 and rep.objective == pytest.approx(17.0)
 
 
-@pytest.mark.parametrize("count", ["new", "all"])
-def test_solve_irregular_grid_reward_matches_geometry(tmp_path, count):
-    """64 synthetic parcels of unequal sizes (so shared lengths differ), five of them industrial parks today:
-    with per-use weights and an industry group, the solver's objective equals the core objective plus the
-    reward recomputed by shapely from the output geometry, in both counting modes."""
+def _irregular(tmp_path, count, linearization="pairwise"):
+    """64 synthetic parcels of unequal sizes (so shared lengths differ), five of them industrial parks today,
+    per-use weights and an industry group; stopped at a 2 % gap."""
     from instances.synthetic import make_parcels
 
     parcels, _ = make_parcels(64, seed=1)
@@ -168,13 +168,20 @@ def test_solve_irregular_grid_reward_matches_geometry(tmp_path, count):
                            quotas={"SKK": {"lo": 0.15 * total, "hi": 0.2 * total}, "SKN": {"lo": 0.05 * total, "hi": 0.1 * total},
                                    "TMD": {"lo": 0.05 * total, "hi": 0.1 * total}},
                            constraints={"compactness": {"weights": {"SKK": 300.0, "TMD": 200.0}, "count": count,
+                                                        "linearization": linearization,
                                                         "groups": [{"uses": ["SKK", "SKN"], "weight": 100.0, "name": "industry"}]}},
                            objective={"sense": "maximize", "terms": {"suit": {"per_use": {
                                "SKK": "suit_industry", "SKN": "suit_cluster", "TMD": "suit_tourism"}}}})
     # a 2 % gap: proving optimality takes HiGHS tens of seconds even here (knapsack-like quota bands), and a
     # gap-limited incumbent must also carry z = min(y_i, y_j), or verify would flag the objective
-    loaded = apply_overrides(loaded, {"solver.gap": 0.02, "solver.time_limit": 30})
-    run = solve_scenario(loaded, None).run
+    return apply_overrides(loaded, {"solver.gap": 0.02, "solver.time_limit": 30})
+
+
+@pytest.mark.parametrize("count", ["new", "all"])
+def test_solve_irregular_grid_reward_matches_geometry(tmp_path, count):
+    """On the irregular grid (``_irregular``), the solver's objective equals the core objective plus the
+    reward recomputed by shapely from the output geometry, in both counting modes."""
+    run = solve_scenario(_irregular(tmp_path, count), None).run
     assert run["status"] in ("optimal", "feasible") and run["verify"]["ok"]
     assert run["verify"]["recomputed_objective"] == pytest.approx(run["objective"], rel=1e-9)
     km = {r["key"]: r["shared_km"] for r in run["compactness"]}
@@ -226,11 +233,13 @@ def test_error_non_positive_weight(tmp_path):
         Compactness.from_scenario(_strip(tmp_path / "b", {}))
 
 
+@pytest.mark.parametrize("linearization", ["pairwise", "aggregated"])
 @pytest.mark.parametrize("count", ["new", "all"])
-def test_compile_z_pinned_to_geometric_reward_on_every_plan(tmp_path, count):
-    """2×3 grid with two industrial parks today, a per-use weight and an industry group: for every plan,
-    the z columns are forced (exact_incumbents) to y_i·y_j, and the model's reward c·z equals the reward
-    recomputed by shapely from the geometry."""
+def test_completion_gives_geometric_reward_on_every_plan(tmp_path, count, linearization):
+    """2×3 grid with two industrial parks today, a per-use weight and an industry group: for every plan
+    (each parcel keeps its use or takes SKK or SKN; z left at 0, as a plan stopped by a limit may carry
+    them), ``complete`` sets each z to the largest value the rows allow, and the model's reward c·z then
+    equals the reward recomputed by shapely from the geometry."""
     import itertools
 
     import geopandas as gpd
@@ -240,31 +249,87 @@ def test_compile_z_pinned_to_geometric_reward_on_every_plan(tmp_path, count):
     current = ["SKK", "SKK", "HNK", "HNK", "SKN", "HNK"]
     write_grid(tmp_path, 2, 3, current)
     loaded = grid_scenario(tmp_path, allocate=["SKK", "SKN"], constraints={"compactness": {
-        "weights": {"SKK": 20.0}, "groups": [{"uses": ["SKK", "SKN"], "weight": 10.0}], "count": count}})
+        "weights": {"SKK": 20.0}, "groups": [{"uses": ["SKK", "SKN"], "weight": 10.0}], "count": count,
+        "linearization": linearization}})
     inst = load_instance(loaded)
     compiled = compile_model(inst, loaded)
     m = compiled.model
-    A = m.A[(m.rows["family"] == "compactness").to_numpy()]
-    hi = m.row_hi[(m.rows["family"] == "compactness").to_numpy()]
-    lo = m.row_lo[(m.rows["family"] == "compactness").to_numpy()]
+    fam = next(f for f in compiled.families if f.name == "compactness")
     cols = m.columns.iloc[: compiled.n_assign]
     z = np.nonzero((m.columns["family"] == "compactness").to_numpy())[0]
-    fam = Compactness.from_scenario(loaded)
     plan = gpd.GeoDataFrame({"parcel_id": inst.ids, "current_use": inst.current_use}, geometry=inst.geometry.values, crs=inst.crs)
     ctx = VerifyContext(loaded=loaded, allocation=plan, area_ha=inst.area_ha)
     options = [list(dict.fromkeys([c, "SKK", "SKN"])) for c in current]
+    rewarded = 0
     for uses in itertools.product(*options):
         plan["new_use"] = list(uses)
         x = np.zeros(m.n_cols)
         x[: compiled.n_assign] = cols["use"].to_numpy() == np.asarray(uses, dtype=object)[cols["parcel"].to_numpy()]
-        for zi in z:  # each row holds one z: exactly one of z = 0, z = 1 satisfies that z's rows
-            rows = A[:, zi].nonzero()[0]
-            ok = []
-            for value in (0.0, 1.0):
-                x[zi] = value
-                act = A[rows] @ x
-                ok.append(bool(np.all(act <= hi[rows] + 1e-9) and np.all(act >= lo[rows] - 1e-9)))
-            assert sum(ok) == 1, (uses, m.columns.loc[zi, "key"])
-            x[zi] = float(ok.index(True))
-        assert np.all(A @ x <= hi + 1e-9) and np.all(A @ x >= lo - 1e-9)
-        assert m.c[z] @ x[z] == pytest.approx(sum(t["contribution"] for t in fam.objective_terms(ctx)), abs=1e-9), uses
+        done = fam.complete(x)
+        assert np.array_equal(done[: compiled.n_assign], x[: compiled.n_assign])
+        assert len(m.violations(done)) == 0, uses
+        for zi in z[done[z] == 0]:  # no z left short: raising any z still at 0 breaks a row
+            up = done.copy()
+            up[zi] = 1.0
+            assert len(m.violations(up)) > 0, (uses, m.columns.loc[zi, "key"])
+        assert m.c[z] @ done[z] == pytest.approx(sum(t["contribution"] for t in fam.objective_terms(ctx)), abs=1e-9), uses
+        rewarded += bool(done[z].any())
+    assert rewarded > 0
+
+
+def _with_exact_incumbent_rows(m):
+    """The model plus the per-edge rows the family used to add, z ≥ y_i + y_j − 1, read off its own pairwise
+    rows: each z has two rows z − y_i ≤ 0 and z − y_j ≤ 0, whose sum minus one z is z − y_i − y_j."""
+    import pandas as pd
+    import scipy.sparse as sp
+
+    from optimizer.engine.model import extend
+
+    fam_rows = np.nonzero((m.rows["family"] == "compactness").to_numpy())[0]
+    z = np.nonzero((m.columns["family"] == "compactness").to_numpy())[0]
+    A = m.A.tocsc()
+    lower = []
+    for zi in z:
+        two = A[fam_rows, zi].nonzero()[0]
+        assert len(two) == 2
+        lower.append(m.A[fam_rows[two[0]]] + m.A[fam_rows[two[1]]] - sp.csr_matrix(([1.0], ([0], [zi])), shape=(1, m.n_cols)))
+    rows = pd.DataFrame({"family": "exact_incumbent", "key": m.columns["key"].to_numpy()[z], "lo": -1.0,
+                         "hi": np.inf, "soft": False, "unit": "z≥y+y-1"})
+    return extend(m, rows=rows, A_rows=sp.vstack(lower).tocsr())
+
+
+def test_completion_equals_exact_incumbent_rows(tmp_path):
+    """Issue 19: the objective a plan gets from ``complete`` (z set after the solve) equals the one the
+    per-edge rows z ≥ y_i + y_j − 1 gave it (the same plan's assignment fixed, the rows' model solved by
+    HiGHS), on the irregular grid's gap-limited plan and on that plan with every z left at 0, with the
+    solver's bound kept; the completed plan's objective is the one verify recomputes from geometry."""
+    from dataclasses import replace
+
+    from optimizer.engine.problem import SinglePeriod, completed
+    from optimizer.engine.solvers import get_adapter
+
+    loaded = _irregular(tmp_path, "new")
+    problem = SinglePeriod(loaded, loaded.scenario.solver)
+    m, n_assign = problem.model, problem.compiled.n_assign
+    adapter = get_adapter("highs")
+    solved = adapter.solve(m, loaded.scenario.solver)
+    assert solved.has_solution
+    z = np.nonzero((m.columns["family"] == "compactness").to_numpy())[0]
+    exact = _with_exact_incumbent_rows(m)
+    short = solved.x.copy()
+    short[z] = 0.0
+    for x in (solved.x, short):
+        assign = np.round(x[:n_assign])
+        lo, hi = exact.col_lo.copy(), exact.col_hi.copy()
+        lo[:n_assign] = hi[:n_assign] = assign
+        rows_res = adapter.solve(replace(exact, col_lo=lo, col_hi=hi), loaded.scenario.solver)
+        assert rows_res.termination == "optimal"
+        done = completed(m, replace(solved, x=x, objective=m.objective_value(x)), problem.complete)
+        assert done.objective == pytest.approx(rows_res.objective, rel=1e-9)
+        assert done.bound == solved.bound and len(m.violations(done.x)) == 0
+    assert m.objective_value(short) < done.objective - 1.0  # the zeroed plan was really short of its reward
+    assert done.extra["solver_objective"] == pytest.approx(m.objective_value(short))
+
+    plan = problem.decode(done.x)
+    report = problem.verify(plan)
+    assert report.ok and report.objective == pytest.approx(done.objective, rel=1e-9)

@@ -14,6 +14,7 @@ alternatives (why a model is infeasible: ``diagnosis.py``).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -134,7 +135,9 @@ def _resolve(adapter, model: CompiledModel, r: int, bounds: tuple[float, float],
 
 def marginal_values(model: CompiledModel, solver: SolverSettings, base: SolveResult, binding: pd.DataFrame, *,
                     budget_s: float, min_step: float = 0.0, max_rows: int = 20,
-                    time_limit: float | None = None) -> tuple[list[dict], str | None]:
+                    time_limit: float | None = None,
+                    log: Callable[[str], None] = lambda _: None,
+                    complete: Callable[[SolveResult], SolveResult] = lambda res: res) -> tuple[list[dict], str | None]:
     """What one more unit of each binding row's quantity is worth, priced by the next parcel.
 
     A plan of whole parcels meets a bound in steps: a 200.94 ha cap held at 199.20 ha cannot take one
@@ -150,8 +153,9 @@ def marginal_values(model: CompiledModel, solver: SolverSettings, base: SolveRes
     Both solves stop at a gap, so the change of the optimum is known only within ``marginal_range``
     (each optimum lies between its incumbent and its bound); a range wider than the value it brackets
     is ``conclusive: false``, not a figure to quote. All re-solves share ``budget_s`` seconds; rows the
-    budget or Ctrl-C leaves out are listed as skipped, never dropped. Returns the items and, when some
-    were skipped, why."""
+    budget or Ctrl-C leaves out are listed as skipped, never dropped. ``complete`` gives each re-solve's
+    plan its true objective (``problem.completed``), as the run does for the plan itself. Returns the
+    items and, when some were skipped, why."""
     adapter = get_adapter(solver.name)
     maximize = model.sense == "max"
     rows = binding.head(max_rows)
@@ -167,6 +171,7 @@ def marginal_values(model: CompiledModel, solver: SolverSettings, base: SolveRes
             out += [_skipped(model, rr, rw, why) for rr, rw in rows.iloc[n:].iterrows()]
             return out, why
         seconds = min(left / (len(rows) - n), time_limit or np.inf)
+        log(f"marginal values {n + 1}/{len(rows)}: {row['family']} {row['key']} ({seconds:.1f} s at most)")
         priced = []
         for side in _sides(model, base.x, r, row["side"]):
             bounds = _relaxed(model, r, side, base.x, min_step)
@@ -174,7 +179,7 @@ def marginal_values(model: CompiledModel, solver: SolverSettings, base: SolveRes
                 continue
             start = time.perf_counter()
             try:
-                res = _resolve(adapter, model, r, bounds, base, solver, seconds)
+                res = complete(_resolve(adapter, model, r, bounds, base, solver, seconds))
             except KeyboardInterrupt:  # between solver calls; inside one, HiGHS returns "interrupted" itself
                 interrupted = True
                 break

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
@@ -36,7 +36,7 @@ from optimizer.engine.phasing import compile_phased, solve_myopic
 from optimizer.engine.reachability import reachability
 from optimizer.engine.rundir import write_run_dir
 from optimizer.engine.scenario import LoadedScenario, SolverSettings
-from optimizer.engine.solvers.base import OPTIMAL, SolveResult
+from optimizer.engine.solvers.base import OPTIMAL, SolveResult, relative_gap
 from optimizer.engine.text import number as text_number
 from optimizer.engine.verify import VerifyReport, loaded_from_run, verify_plan
 
@@ -76,6 +76,10 @@ class Problem(Protocol):
 
     def initial_plan(self, log: Log) -> tuple[np.ndarray | None, dict | None]:
         """A plan to start from (adapters with the ``warm_start`` feature use it) and run.json's ``warm_start``."""
+
+    def complete(self, x: np.ndarray) -> np.ndarray:
+        """An integer plan with its auxiliary columns set exactly from it (``Family.complete``), so its
+        objective is its true value also when the solver stopped at a limit."""
 
     def decode(self, x: np.ndarray) -> Any:
         """The plan as it is written and verified."""
@@ -182,6 +186,13 @@ class ParcelProblem:
                     items.append({"role": fam.name, "path": str(p), "sha256": sha256_file(p)})
         return items
 
+    def complete(self, x: np.ndarray) -> np.ndarray:
+        x = x.copy()
+        for _, comp, xs in self._slices(x):  # views into x
+            for fam in comp.families:
+                xs[:] = fam.complete(xs)
+        return x
+
     def decode(self, x: np.ndarray) -> gpd.GeoDataFrame:
         plans = []
         for period, comp, xs in self._slices(x):
@@ -235,7 +246,8 @@ class ParcelProblem:
             f"(at most {budget:.1f} s)")
         items, skipped = marginal_values(self.model, self.settings, result, binding, budget_s=budget,
                                          min_step=ex.marginal_step, max_rows=ex.max_marginal_rows,
-                                         time_limit=ex.marginal_time_limit)
+                                         time_limit=ex.marginal_time_limit, log=log,
+                                         complete=lambda res: completed(self.model, res, self.complete))
         for row, item in zip(rows, items):
             if "skipped" not in item and row["side"] == "both":
                 row.update(side=item["side"], band_narrower_than_a_parcel=True)
@@ -352,6 +364,7 @@ class SinglePeriod(ParcelProblem):
         for i, (res, alt_model) in enumerate(alternatives(compiled, self.settings, result, area, converted,
                                                           options.alternatives, options.min_difference), start=1):
             item = {"index": i, **res.certificate(), "status": res.status}
+            res = completed(alt_model, res, self.complete)
             if res.has_solution:
                 check_plan(alt_model, res)
                 plan = self.decode(res.x)
@@ -383,10 +396,27 @@ class Phased(ParcelProblem):
         log("warm start: solving the periods one after another (myopic plan)")
         t = time.perf_counter()
         periods, start = solve_myopic(self.phased, self.settings)
+        start = None if start is None else self.complete(start)
         self.timings["warm_start_s"] = time.perf_counter() - t
         return start, {"method": "myopic: each period solved in turn with the earlier ones fixed",
                        "objective": None if start is None else self.model.objective_value(start),
                        "periods": [p.__dict__ for p in periods]}
+
+
+def completed(model: CompiledModel, result: SolveResult, complete: Callable[[np.ndarray], np.ndarray]) -> SolveResult:
+    """``result`` with its plan completed (``Problem.complete``) and, where that changed the plan, the
+    objective recomputed from the completed plan (the solver's own kept in ``extra`` as
+    ``solver_objective``); the bound stays the solver's."""
+    if not result.has_solution or result.x is None:
+        return result
+    x = complete(result.x)
+    if np.array_equal(x, result.x):
+        return result
+    objective = model.objective_value(x)
+    extra = dict(result.extra)
+    if result.objective is None or abs(objective - result.objective) > 1e-9 * max(1.0, abs(objective)):
+        extra["solver_objective"] = result.objective
+    return replace(result, x=x, objective=objective, gap=relative_gap(objective, result.bound), extra=extra)
 
 
 def check_plan(model: CompiledModel, result: SolveResult) -> None:

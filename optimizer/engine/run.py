@@ -27,7 +27,8 @@ from optimizer.engine import interrupts
 from optimizer.engine.errors import EXIT_INFEASIBLE, EXIT_NO_SOLUTION, EXIT_OK, InputError
 from optimizer.engine.files import atomic_write_text, check_replaceable, check_writable
 from optimizer.engine.model import ModelBuilder
-from optimizer.engine.problem import ExplainOptions, Phased, Problem, SinglePeriod, changed_inputs, check_plan
+from optimizer.engine.problem import (ExplainOptions, Phased, Problem, SinglePeriod, changed_inputs, check_plan,
+                                     completed)
 from optimizer.engine.rundir import RUN_JSON, dumps, place_run, read_run, read_solution, room_needed
 from optimizer.engine.scenario import LoadedScenario, SolverSettings
 from optimizer.engine.solvers import get_adapter
@@ -82,6 +83,7 @@ def solve_scenario(loaded: LoadedScenario, out: Path | None, *, alternatives: in
 
     plan, outputs = None, {}
     if result.has_solution:
+        result = completed(problem.model, result, problem.complete)
         check_plan(problem.model, result)
         t = time.perf_counter()
         plan = problem.decode(result.x)

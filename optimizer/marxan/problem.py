@@ -99,6 +99,10 @@ class MarxanProject:
                                         "reserved": int((zone == RESERVED).sum()), "score": score.total,
                                         "meets_targets": bool(score.features["met"].all())}
 
+    def complete(self, x: np.ndarray) -> np.ndarray:
+        """Unchanged: the plan's objective is Marxan's score, recomputed from its zones (``rescore``)."""
+        return x
+
     def decode(self, x: np.ndarray) -> MarxanPlan:
         zone = self.mm.zone_of(x)
         t = time.perf_counter()
