@@ -296,7 +296,7 @@ def test_cli_evaluate_reports_lock_and_puzone_breaches(cli, tmp_path):
 
 
 def test_solve_and_verify_route_imported_scenario(cli, tmp_path):
-    res = cli("import-marxan", SMALL, "--out", tmp_path / "s")
+    res = cli("import-marxan", SMALL, "--out", tmp_path / "s", "--targets", "hard")
     assert res.exit_code == 0, res.output
     res = cli("solve", tmp_path / "s" / "scenario.yaml", "--out", tmp_path / "run", "--json")
     assert res.exit_code == 0, res.output
@@ -312,13 +312,22 @@ def test_solve_and_verify_route_imported_scenario(cli, tmp_path):
 
 
 def test_hard_targets_unreachable_exit_3_with_diagnosis(cli, tmp_path):
-    res = cli("import-marxan", MINIMAL, "--out", tmp_path / "m", "--flavour", "zones", "--solve", "--json")
+    res = cli("import-marxan", MINIMAL, "--out", tmp_path / "m", "--flavour", "zones", "--solve", "--targets", "hard",
+              "--json")
     assert res.exit_code == 3
     d = json.loads(res.stdout)["solve"]["diagnosis"]
     assert [(x["key"], x["required"], x["achievable"]) for x in d] == [("2:amount", 20.0, 10.0)]
     res = cli("import-marxan", MINIMAL, "--out", tmp_path / "m", "--flavour", "zones", "--solve", "--targets", "soft",
               "--json")
     assert res.exit_code == 0 and json.loads(res.stdout)["solve"]["objective"] == 30.0
+
+
+def test_targets_are_soft_by_default_as_marxan_scores_them(cli, tmp_path):
+    """Without --targets a Marxan with Zones import is scored as Marxan scores a plan: the unreachable
+    target of the minimal project is a penalized shortfall (objective 30), not an infeasible model."""
+    res = cli("import-marxan", MINIMAL, "--out", tmp_path / "m", "--flavour", "zones", "--solve", "--json")
+    assert res.exit_code == 0 and json.loads(res.stdout)["targets"] == "soft"
+    assert json.loads(res.stdout)["solve"]["objective"] == 30.0
 
 
 # ------------------------------------------------------------------------------------------- round trips

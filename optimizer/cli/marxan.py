@@ -102,9 +102,8 @@ def _import_rows(data: dict) -> list[tuple[str, str]]:
 @click.option("--flavour", type=click.Choice(["auto", "classic", "zones"]), default="auto", show_default=True,
               help="classic: one reserve decision per unit (pu.dat status as locks); zones: Marxan with Zones; "
                    "auto: zones when input.dat names a zones file (ZONESNAME, ZONECOSTNAME, PULOCKNAME, …), else classic")
-@click.option("--targets", type=click.Choice(["hard", "soft"]), default=None,
-              help="hard: every target is a constraint; soft: Marxan's shortfall penalty, as Marxan scores it "
-                   "[default: soft for classic, hard for zones]")
+@click.option("--targets", type=click.Choice(["hard", "soft"]), default="soft", show_default=True,
+              help="soft: Marxan's shortfall penalty, as Marxan scores a plan; hard: every target is a constraint")
 @click.option("--linearization", type=click.Choice(["aggregated", "marginal"]), default="aggregated", show_default=True,
               help="boundary term: aggregated (one variable per boundary pair) or marginal (tighter bound, ≤ Z² variables per pair); see optimizer/marxan/model.py")
 @click.option("--solve", "do_solve", is_flag=True, help="solve exactly; the run goes to OUT/run")

@@ -43,11 +43,6 @@ PROJECT_DIR = "marxan"
 PALETTE = ["#bdbdbd", "#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#1f78b4", "#fb9a99"]
 
 
-def default_targets(p: MarxanProject) -> str:
-    """Classic Marxan treats targets as soft (its shortfall penalty); Marxan with Zones imports default to hard."""
-    return "soft" if p.classic else "hard"
-
-
 def _penalties_note(p: MarxanProject) -> str:
     if p.penalty_source == "file":
         return "fixed by the source's PENALTYNAME file"
@@ -134,9 +129,10 @@ class Imported:
 def import_project(project: str | Path, out: Path, *, targets: str | None = None,
                    linearization: str = "aggregated", flavour: str = "auto") -> Imported:
     """Read a Marxan project and write it as a landalloc scenario directory ``out`` (replaced atomically).
-    ``targets`` None: the flavour's default (classic soft, zones hard)."""
+    ``targets`` None: soft, as Marxan scores a plan (a shortfall is penalized, not forbidden), so the
+    optimum is the score Marxan users compare; hard on request."""
     p = read_project(project, flavour)
-    targets = targets or default_targets(p)
+    targets = targets or "soft"
     raw = scenario_dict(p, targets, linearization, p.input_dat)
     out = Path(out)
     parse_scenario(raw, str(out / SCENARIO), out)  # the scenario must validate before anything is written
