@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from optimizer.engine.text import number
 from reports.data import RunData
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -35,11 +36,9 @@ def num(v, lang: str, digits: int = 2) -> str:
     """1234.5 → '1.234,50' (vi) / '1,234.50' (en); None/NaN → '—'."""
     if v is None or (isinstance(v, float) and v != v):
         return "—"
-    text = f"{float(v):,.{digits}f}"
-    if text.startswith("-") and float(text.replace(",", "")) == 0:
+    text = number(float(v), lang, digits)
+    if text.startswith("-") and round(abs(float(v)), digits) == 0:
         text = text[1:]  # no '-0,00'
-    if lang == "vi":
-        text = text.replace(",", "\0").replace(".", ",").replace("\0", ".")
     return text.replace("-", "−")
 
 

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from constraints._api import tolerance
 from optimizer.engine.model import CompiledModel, extend
 from optimizer.engine.scenario import DiagnosisSettings, SolverSettings
 from optimizer.engine.solvers import get_adapter
@@ -54,9 +55,9 @@ def diagnose(model: CompiledModel, solver: SolverSettings, settings: DiagnosisSe
         act = model.row_activity(result.x[: model.n_cols])
         for r, side, col, w in info[["row", "side", "column", "weight"]].itertuples(index=False):
             s = float(result.x[col])
-            if s <= 1e-6 * max(1.0, abs(model.row_lo[r] if side == "lo" else model.row_hi[r])):
-                continue
             required = float(model.row_lo[r] if side == "lo" else model.row_hi[r])
+            if s <= tolerance(required):  # a slack of rounding noise relaxes nothing
+                continue
             out.append({"family": model.rows["family"].iat[r], "key": model.rows["key"].iat[r], "side": side,
                         "unit": model.rows["unit"].iat[r], "required": required, "achievable": float(act[r]),
                         "shortfall": s, "weight": float(w), **model.row_period(r)})

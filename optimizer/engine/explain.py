@@ -29,15 +29,19 @@ from optimizer.engine.solvers import get_adapter
 from optimizer.engine.solvers.base import INTERRUPTED, OPTIMAL, SolveResult
 
 
+def _movable(model: CompiledModel, x: np.ndarray, cols: np.ndarray, coef: np.ndarray, up: bool) -> np.ndarray:
+    """Which of the matrix entries (column, coefficient) of a row can move its activity ``up`` (or down):
+    the column can still rise where the coefficient is positive, or fall where it is negative."""
+    xj = x[cols]
+    rise, fall = xj < model.col_hi[cols] - 0.5, xj > model.col_lo[cols] + 0.5
+    return ((coef > 0) & rise) | ((coef < 0) & fall) if up else ((coef > 0) & fall) | ((coef < 0) & rise)
+
+
 def _room(model: CompiledModel, x: np.ndarray, up: bool) -> np.ndarray:
     """Per row, the smallest change of its activity one integer column can make in that direction
     (0 where a continuous column can move it by any amount, inf where nothing can)."""
     A = model.A.tocoo()
-    xj = x[A.col]
-    if up:
-        movable = ((A.data > 0) & (xj < model.col_hi[A.col] - 0.5)) | ((A.data < 0) & (xj > model.col_lo[A.col] + 0.5))
-    else:
-        movable = ((A.data > 0) & (xj > model.col_lo[A.col] + 0.5)) | ((A.data < 0) & (xj < model.col_hi[A.col] - 0.5))
+    movable = _movable(model, x, A.col, A.data, up)
     step = np.where(model.integer[A.col], np.abs(A.data), 0.0)
     room = np.full(model.n_rows, np.inf)
     np.minimum.at(room, A.row[movable], step[movable])
@@ -74,14 +78,8 @@ def _largest_step(model: CompiledModel, x: np.ndarray, r: int, up: bool) -> floa
     the bound by this much lets any single parcel in (or out), so the re-solve reaches the next
     achievable value whichever parcel that is."""
     row = model.A.getrow(r)
-    cols, coef = row.indices, row.data
-    xj = x[cols]
-    if up:
-        movable = ((coef > 0) & (xj < model.col_hi[cols] - 0.5)) | ((coef < 0) & (xj > model.col_lo[cols] + 0.5))
-    else:
-        movable = ((coef > 0) & (xj > model.col_lo[cols] + 0.5)) | ((coef < 0) & (xj < model.col_hi[cols] - 0.5))
-    movable &= model.integer[cols]
-    return float(np.abs(coef[movable]).max(initial=0.0))
+    movable = _movable(model, x, row.indices, row.data, up) & model.integer[row.indices]
+    return float(np.abs(row.data[movable]).max(initial=0.0))
 
 
 def _relaxed(model: CompiledModel, r: int, side: str, x: np.ndarray, min_step: float) -> tuple[float, float] | None:

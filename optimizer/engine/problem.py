@@ -263,6 +263,7 @@ class ParcelProblem:
         if "skipped" in item or item["step"] is None:
             return item
         cols = self.model.columns
+
         def parcel_ids(columns: list[int]) -> list:
             return [self.instance.ids[p].item() for p in cols["parcel"].to_numpy()[columns] if p >= 0]
 
@@ -272,9 +273,9 @@ class ParcelProblem:
         what = f"{item['family']} {item['key']}" + (f" ({item['period']})" if item.get("period") else "")
         moved = item["parcels_in"] or item["parcels_out"]
         ids = ", ".join(map(str, moved[:5])) + ("…" if len(moved) > 5 else "")
+        bound_en = f"the {'cap' if item['side'] == 'hi' else 'floor'} of {text_number(item['bound'], 'en')} {item['unit']}"
+        bound_vi = f"{'mức trần' if item['side'] == 'hi' else 'mức sàn'} {text_number(item['bound'], 'vi')} {unit_vi}"
         if abs(item["step"]) < 1e-9:
-            bound_en = f"the {'cap' if item['side'] == 'hi' else 'floor'} of {text_number(item['bound'], 'en')} {item['unit']}"
-            bound_vi = f"{'mức trần' if item['side'] == 'hi' else 'mức sàn'} {text_number(item['bound'], 'vi')} {unit_vi}"
             if item["conclusive"]:
                 item["explanation_en"] = f"{what}: room for one more parcel past {bound_en} does not improve the plan."
                 item["explanation_vi"] = f"{what}: nới {bound_vi} thêm một thửa không cải thiện phương án."
@@ -289,14 +290,13 @@ class ParcelProblem:
         value_vi = (f"{text_number(item['marginal_value'], 'vi')} trên mỗi {unit_vi}" if item["conclusive"] else
                     "chưa kết luận được trong sai số của lời giải")
         item["explanation_en"] = (
-            f"{what}: the {'cap' if item['side'] == 'hi' else 'floor'} of {text_number(item['bound'], 'en')} {item['unit']} binds "
-            f"(the plan holds {text_number(item['activity'], 'en')}). With the next parcel(s) ({ids}) it would hold "
-            f"{text_number(item['achieved'], 'en')} {item['unit']} and the objective would change by "
+            f"{what}: {bound_en} binds (the plan holds {text_number(item['activity'], 'en')}). "
+            f"With the next parcel(s) ({ids}) it would hold {text_number(item['achieved'], 'en')} {item['unit']} and the objective would change by "
             f"{text_number(item['delta_objective'], 'en')}: {value}.")
         item["explanation_vi"] = (
-            f"{what}: {'mức trần' if item['side'] == 'hi' else 'mức sàn'} {text_number(item['bound'], 'vi')} {unit_vi} đang "
-            f"ràng buộc (phương án đạt {text_number(item['activity'], 'vi')}). Với thửa kế tiếp ({ids}) giá trị sẽ là "
-            f"{text_number(item['achieved'], 'vi')} {unit_vi} và hàm mục tiêu thay đổi {text_number(item['delta_objective'], 'vi')}: {value_vi}.")
+            f"{what}: {bound_vi} đang ràng buộc (phương án đạt {text_number(item['activity'], 'vi')}). "
+            f"Với thửa kế tiếp ({ids}) giá trị sẽ là {text_number(item['achieved'], 'vi')} {unit_vi} "
+            f"và hàm mục tiêu thay đổi {text_number(item['delta_objective'], 'vi')}: {value_vi}.")
         return item
 
     def _alternatives(self, result: SolveResult, options: ExplainOptions, outputs: dict) -> dict:
@@ -363,8 +363,8 @@ class SinglePeriod(ParcelProblem):
         items = []
         for i, (res, alt_model) in enumerate(alternatives(compiled, self.settings, result, area, converted,
                                                           options.alternatives, options.min_difference), start=1):
-            item = {"index": i, **res.certificate(), "status": res.status}
             res = completed(alt_model, res, self.complete)
+            item = {"index": i, **res.certificate(), "status": res.status}
             if res.has_solution:
                 check_plan(alt_model, res)
                 plan = self.decode(res.x)

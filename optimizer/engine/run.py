@@ -21,7 +21,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from constraints._api import Violation
+from constraints._api import Violation, tolerance
 from optimizer import __version__
 from optimizer.engine import interrupts
 from optimizer.engine.errors import EXIT_INFEASIBLE, EXIT_NO_SOLUTION, EXIT_OK, InputError
@@ -70,7 +70,7 @@ def solve_scenario(loaded: LoadedScenario, out: Path | None, *, alternatives: in
     log = log or (lambda _: None)
     settings = solver or loaded.scenario.solver
     target = out or (loaded.resolve(loaded.scenario.output.dir, "output.dir") if loaded.scenario.output.dir else None)
-    preflight(loaded, settings, target, plans=(1 + alternatives) * len(loaded.scenario.periods or [None]))
+    check_before_solving(loaded, settings, target, plans=(1 + alternatives) * len(loaded.scenario.periods or [None]))
     log(f"loading and compiling {loaded.label}")
     problem: Problem = problem_class(loaded.raw)(loaded, settings)
     run = {**run_identity(loaded, settings), **problem.describe(), "versions": versions()}
@@ -150,7 +150,7 @@ def _write(problem: Problem, target: Path, run: dict, plan: Any, outputs: dict, 
     return placed
 
 
-def preflight(loaded: LoadedScenario, settings: SolverSettings, target: Path | None, plans: int) -> None:
+def check_before_solving(loaded: LoadedScenario, settings: SolverSettings, target: Path | None, plans: int) -> None:
     """Before anything is loaded or solved, what would otherwise fail only after the solve: the solver
     takes the settings (its own option names and ranges, tried on a one-column model), and the run
     directory can be written — not someone else's directory, a writable place, room for ``plans`` plan
@@ -268,7 +268,7 @@ def verify_run(run_dir: Path) -> tuple[dict, VerifyReport]:
     report.violations = [Violation("inputs", item["path"], "input file changed or missing since the run")
                          for item in changed_inputs(run)] + report.violations
     obj = run.get("objective")
-    if obj is not None and report.objective is not None and abs(obj - report.objective) > 1e-6 * max(1.0, abs(obj)):
+    if obj is not None and report.objective is not None and abs(obj - report.objective) > tolerance(obj):
         report.violations.append(Violation("objective", "objective",
                                            f"run.json says {obj}, recomputed from the plan {report.objective}"))
     return run, report

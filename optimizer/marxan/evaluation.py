@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from constraints._api import tolerance
 from optimizer.engine.compile import compile_model
 from optimizer.engine.decode import decode
 from optimizer.engine.instance import load_instance
@@ -117,5 +118,5 @@ def verify_against_scenario(p: MarxanProject, zone: np.ndarray, sidecar: dict, s
     expected = sidecar["cost_sign"] * s.cost + sidecar.get("objective_offset", 0.0)
     return {"ok": report.ok, "scenario": str(path), "violations": [v.as_dict() for v in report.violations],
             "landalloc_objective": report.objective, "from_marxan_cost": expected,
-            "objective_matches": report.objective is not None and abs(report.objective - expected) <= 1e-6 * max(1.0, abs(expected)),
+            "objective_matches": report.objective is not None and abs(report.objective - expected) <= tolerance(expected),
             "quotas": report.figures.get("quotas", []), "notes": notes}

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from constraints._api import Violation
+from constraints._api import Violation, tolerance
 from optimizer.engine.errors import InputError, SolverFailure
 from optimizer.engine.files import write_dir_atomically
 from optimizer.engine.problem import ExplainOptions, Findings, Log
@@ -66,21 +66,24 @@ class MarxanProject:
         self.timings["compile_s"] = time.perf_counter() - t
         self._reach = reachability(self.mm)
 
+    def _block(self) -> dict:
+        """run.json's ``marxan``: how the project was read and modelled."""
+        p = self.project
+        block = {"project": str(self.path), "flavour": p.flavour, "targets": self.targets,
+                 "linearization": self.linearization, "blm": p.blm, "penalty_source": p.penalty_source,
+                 "zones": dict(zip(p.zone_codes(), p.zone_ids.tolist())), "approximations": list(p.approximations)}
+        if p.classic:
+            block.update(status=status_counts(p.status), misslevel=p.misslevel)
+        return block
+
     def describe(self) -> dict:
         p, m = self.project, self.model
         inputs = [{"role": "scenario", "path": str(self.loaded.path), "sha256": self.loaded.sha256}] if self.loaded.path else []
-        self._block = {"project": str(self.path), "flavour": p.flavour, "targets": self.targets,
-                       "linearization": self.linearization, "blm": p.blm, "penalty_source": p.penalty_source,
-                       "zones": dict(zip(p.zone_codes(), p.zone_ids.tolist())),
-                       "approximations": list(p.approximations)}
-        if p.classic:
-            self._block["status"] = status_counts(p.status)
-            self._block["misslevel"] = p.misslevel
         return {"model": {"columns": m.n_cols, "rows": m.n_rows, "nonzeros": int(m.A.nnz), "parcels": p.n_pu,
                           "ineligible_pairs": int((~p.allowed).sum()), "sense": "min", **self.mm.stats},
                 "reachability": self._reach,
                 "inputs": inputs + project_inputs(p),
-                "marxan": self._block}
+                "marxan": self._block()}
 
     def reachability(self) -> list[dict]:
         return self._reach
@@ -109,7 +112,7 @@ class MarxanProject:
         score = evaluate(self.project, zone)
         self.timings["score_s"] = time.perf_counter() - t
         mip = objective_of_plan(self.mm, zone)
-        if abs(mip - score.total) > 1e-6 * max(1.0, abs(score.total)):
+        if abs(mip - score.total) > tolerance(score.total):
             raise SolverFailure(f"the MIP values the plan at {mip!r} but Marxan's score is {score.total!r}: "
                                 "the model and the score disagree (a bug; please report it)")
         return MarxanPlan(zone, score)
@@ -122,7 +125,7 @@ class MarxanProject:
 
     def summarize(self, plan: MarxanPlan, report: VerifyReport) -> dict:
         p = self.project
-        block = {**self._block, "score": {**plan.score.as_dict(), "features": plan.score.features.to_dict("records")}}
+        block = {**self._block(), "score": {**plan.score.as_dict(), "features": plan.score.features.to_dict("records")}}
         thresh = p.options.get("COSTTHRESH", 0.0) if p.classic else 0.0
         if thresh > 0:
             spent = plan.score.cost + plan.score.connection
