@@ -65,7 +65,8 @@ def solve(scenario, out, solver, time_limit, gap, seed, threads, repair, alterna
     progress.finish(outcome.run)
     recorder.record(outcome.run, outcome.allocation, kind="solve", run_dir=outcome.out)
     if as_json:
-        emit_json({k: v for k, v in outcome.run.items() if k != "scenario"})
+        emit_json({**{k: v for k, v in outcome.run.items() if k != "scenario"},
+                   "run_dir": str(outcome.out) if outcome.out else None})
         print_diagnosis(outcome.run)  # stderr: stdout stays JSON only
     else:
         print_run_summary(outcome.run)
