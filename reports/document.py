@@ -26,6 +26,7 @@ from reports.context import MapContext
 from reports.data import COMMUNE_FIELD, DISTRICT_FIELD, RunData, crs_label, parcels_once
 from reports.labels import field_label, fields_text, former_district, source_text
 from reports.sections import matrix_table, region_words
+from reports.suitability_section import suitability_section
 
 ROMAN = ["I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII", "XIII", "XIV", "XV"]
 
@@ -368,7 +369,8 @@ def build_document(data: RunData, lang: str = "vi", compare: RunData | None = No
         body += [_maps(data, lang, T, lu, crs_text, ctx), sections.conversion_section(data, lang, T, lu),
                  sections.regions_section(data, lang, T)]
     body += [sections.sites_section(data, lang, T, lu, ctx.anchors), sections.resettlement_section(data, lang, T),
-             _objective(data, lang, T), _binding(data, lang, T), _diagnosis(data, lang, T)]
+             suitability_section(data, lang, T, lu), _objective(data, lang, T), _binding(data, lang, T),
+             _diagnosis(data, lang, T)]
     body = [_summary(data, lang, T, lu, checks)] + [b for b in body if b is not None] + [_certificate(data, lang, T)]
     notes = list(data.notes)
     if compare is not None:

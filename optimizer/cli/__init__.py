@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import click
 
+from optimizer.cli.init import init
 from optimizer.cli.marxan import export_marxan, import_marxan
 from optimizer.cli.report import report
 from optimizer.cli.solve import explain, instance_info, solve, verify
@@ -39,3 +40,4 @@ main.add_command(whatif)
 main.add_command(compare)
 main.add_command(sweep)
 main.add_command(runs)
+main.add_command(init)

@@ -20,8 +20,9 @@ from pyproj import CRS
 
 from optimizer.engine.errors import InputError
 from optimizer.engine.files import sha256_file
-from optimizer.engine.layers import check_crs, check_geometry, open_layer
+from optimizer.engine.layers import check_crs, check_geometry, open_layer, read_cadastral
 from optimizer.engine.scenario import LoadedScenario
+from optimizer.engine.suitability import build_suitability
 from optimizer.engine.text import nfc_array
 
 
@@ -41,6 +42,8 @@ class Instance:
     area_source: str
     adjacency_kind: str = "rook"
     notes: tuple[str, ...] = ()
+    suitability: dict = field(default_factory=dict)
+    """run.json's ``suitability`` block: the scores built from the scenario's criteria (empty without them)"""
     _cache: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -122,6 +125,7 @@ def load_instance(loaded: LoadedScenario) -> Instance:
     gdf = read_parcel_layer(path, src.layer, src.encoding, loaded.label)
     f = src.fields
     label = str(path)
+    gdf = read_cadastral(gdf, src, sc.land_uses, label)  # parcels.cadastral: land-office codes and ids
     if len(gdf) == 0:
         raise InputError(label, None, "the layer has no parcels", "check the file and `parcels.layer`")
     check_crs(gdf, label, "layer")
@@ -161,6 +165,8 @@ def load_instance(loaded: LoadedScenario) -> Instance:
         area_source = f"geometry:{target.to_string()}"
     district = nfc_array(gdf[f.district].astype(object).where(gdf[f.district].notna(), ""))
     attrs = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
+    suit = build_suitability(loaded, path, gdf.geometry, attrs, current, gdf[f.id].to_numpy())
+    attrs = attrs.assign(**suit.columns)
     arrays = [area, current, district]
     for a in arrays:
         a.setflags(write=False)
@@ -168,4 +174,4 @@ def load_instance(loaded: LoadedScenario) -> Instance:
     id_arr.setflags(write=False)
     return Instance(path=path, sha256=sha256_file(path), crs=target, ids=id_arr, area_ha=area, current_use=current,
                     district=district, attrs=attrs, geometry=gdf.geometry, area_source=area_source,
-                    adjacency_kind=src.adjacency, notes=tuple(notes))
+                    adjacency_kind=src.adjacency, notes=tuple(notes), suitability=suit.block)

@@ -6,7 +6,8 @@ by any area, so strict protection would switch off while the solve exits 0; a la
 wrong lands kilometres away and protects nothing either. So, for every layer:
 
 - the file: a local, regular file (a FIFO would hang the read, a device never ends), readable by GDAL,
-  with a geometry column; legacy Vietnamese encodings detected, CP1258 decoded (CONVENTIONS.md);
+  with a geometry column; legacy Vietnamese encodings detected, CP1258 and TCVN3 decoded (CONVENTIONS.md;
+  a .cpg saying CP1258 is honoured by our decoder, not GDAL's);
 - the CRS: present, and plausible — the coordinates lie inside the CRS's area of use (a margin of
   :data:`AREA_OF_USE_MARGIN_DEG`), and the layer's extent meets the parcels' (zones) or lies within one
   parcel-extent of them (targets, anchors);
@@ -22,6 +23,7 @@ import functools
 import os
 import stat
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -34,7 +36,9 @@ import shapely
 from pyproj import CRS, Transformer
 
 from optimizer.engine.errors import InputError
+from optimizer.engine.land_codes import resolve_codes
 from optimizer.engine.text import nfc
+from optimizer.engine.vn_encodings import canonical, decode_latin1, shapefile_declared
 
 Geometry = Literal["polygon", "point", "any"]
 _TYPES: dict[str, set[str] | None] = {"polygon": {"Polygon", "MultiPolygon"}, "point": {"Point", "MultiPoint"}, "any": None}
@@ -54,17 +58,17 @@ _VIETNAMESE_LEGACY_HINT = ("the text looks like a legacy Vietnamese encoding (TC
 _VIETNAMESE_LATIN1 = set("àáâãèéêìíòóôõùúýÀÁÂÃÈÉÊÌÍÒÓÔÕÙÚÝ")
 
 
-def _is_text(col: pd.Series) -> bool:
+def is_text(col: pd.Series) -> bool:
+    """A column of text (object or pandas string dtype)."""
     return pd.api.types.is_object_dtype(col) or pd.api.types.is_string_dtype(col)
 
 
-def _decode_cp1258(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """GDAL reads CP1258 .dbf text with each value's last character cut off; read it as latin-1
-    (byte-transparent) and decode CP1258 here instead, then normalize to NFC."""
+def _decode_legacy(gdf: gpd.GeoDataFrame, encoding: str) -> gpd.GeoDataFrame:
+    """GDAL reads CP1258 .dbf text with each value's last character cut off, and TCVN3 not at all; read it
+    as latin-1 (byte-transparent) and decode here instead (``vn_encodings``), in NFC."""
     for col in gdf.columns:
-        if col != gdf.geometry.name and _is_text(gdf[col]):
-            gdf[col] = [nfc(v.encode("latin-1").decode("cp1258")) if isinstance(v, str) else v
-                        for v in gdf[col]]
+        if col != gdf.geometry.name and is_text(gdf[col]):
+            gdf[col] = [decode_latin1(v, encoding) for v in gdf[col]]
     return gdf
 
 
@@ -97,24 +101,89 @@ def open_layer(path: Path, layer: str | None, encoding: str | None, *, what: str
                layer_key: str = "parcels.layer") -> gpd.GeoDataFrame:
     """The layer read as a GeoDataFrame with text in Unicode; ``fix`` says where the path is set."""
     check_file(path, what, fix)
-    cp1258 = encoding is not None and encoding.replace("-", "").lower() in ("cp1258", "windows1258")
+    encoding = canonical(encoding) or _legacy_declared(path)
+    legacy = encoding in ("cp1258", "tcvn3")
     try:
         kwargs = {"layer": layer} if layer else {}
         if encoding:
-            kwargs["encoding"] = "ISO-8859-1" if cp1258 else encoding
+            kwargs["encoding"] = "ISO-8859-1" if legacy else encoding
         gdf = pyogrio.read_dataframe(path, **kwargs)
     except Exception as e:  # pyogrio raises several DataSource/Field errors; all mean "cannot read"
         raise InputError(str(path), f"layer {layer}" if layer else None, f"cannot read as a GIS layer: {e}",
                          f"give a GeoPackage, Shapefile or GeoJSON (and `{layer_key}` for multi-layer files)") from None
     if not isinstance(gdf, gpd.GeoDataFrame):  # a table without geometry (e.g. a CSV) is not a layer
         raise InputError(str(path), None, "has no geometry", "give a GIS layer (GeoPackage, Shapefile or GeoJSON)")
-    if cp1258:
-        gdf = _decode_cp1258(gdf)
+    if legacy:
+        gdf = _decode_legacy(gdf, encoding)
     for col in gdf.columns:
-        if col != gdf.geometry.name and _is_text(gdf[col]) and _looks_legacy(gdf[col].head(2000)):
+        if col != gdf.geometry.name and is_text(gdf[col]) and _looks_legacy(gdf[col].head(2000)):
             raise InputError(str(path), col, _VIETNAMESE_LEGACY_HINT,
-                             "or, for Windows-1258 text, set `parcels.encoding: cp1258` in the scenario")
+                             "or set `parcels.encoding: tcvn3` (TCVN3/ABC) or `cp1258` (Windows-1258) in the scenario")
     return gdf
+
+
+def _legacy_declared(path: Path) -> str | None:
+    """CP1258 or TCVN3 when a Shapefile's .cpg says so: GDAL would honour the .cpg and cut each value short."""
+    declared = shapefile_declared(Path(path))
+    return declared if declared in ("cp1258", "tcvn3") else None
+
+
+# --- cadastral layers ------------------------------------------------------------------------------
+
+def read_cadastral(gdf: gpd.GeoDataFrame, src, land_uses, label: str) -> gpd.GeoDataFrame:
+    """The parcel loader's hook for a land office's own layer (``parcels.cadastral``): the parcel id made
+    from ``id_from`` (sheet and parcel number), and the current-use codes read by ``land_codes`` — the code
+    read in ``fields.current_use``, the value as written in ``cadastral_code``, the rule that read it in
+    ``code_mapping`` and a combined code's other codes in ``code_secondary``. Unmapped values stay as
+    written, so the loader's unknown-code check still names them. ``src`` is the scenario's ``parcels``
+    section, validated or as run.json records it (a mapping), so a run's readers see the same layer."""
+    cad = _key(src, "cadastral")
+    if cad is None:
+        return gdf
+    gdf = gdf.copy()
+    fields = _key(src, "fields") or {}
+    id_field, use_field = _key(fields, "id") or "parcel_id", _key(fields, "current_use") or "current_use"
+    id_from = _key(cad, "id_from")
+    if id_from:
+        missing = [name for name in id_from if name not in gdf.columns]
+        if missing:
+            raise InputError(label, missing[0], "field missing (parcels.cadastral.id_from)",
+                             f"name fields of the layer ({', '.join(map(str, gdf.columns[:12]))})")
+        gdf[id_field] = composed_id(gdf, id_from)
+    if use_field in gdf.columns:
+        reading = resolve_codes(gdf[use_field], _key(cad, "map") or {}, land_uses)
+        gdf["cadastral_code"] = gdf[use_field].astype(object)
+        gdf[use_field] = reading.code
+        gdf["code_mapping"] = reading.rule
+        gdf["code_secondary"] = reading.secondary
+    return gdf
+
+
+def _key(section, name: str):
+    return section.get(name) if isinstance(section, Mapping) else getattr(section, name, None)
+
+
+def composed_id(gdf: gpd.GeoDataFrame, fields: list[str]) -> list:
+    """One id from several fields. Whole numbers (sheet, parcel number) compose into a number whose last
+    digits are the last field's, zero-padded: sheet 3, parcel 45 of at most 999 → 3045 (ids stay numbers,
+    sorted by sheet then parcel); anything else is joined by '/' (``Hưng Đạo/3/45``)."""
+    parts = [gdf[name].map(_id_part) for name in fields]
+    if all(p.str.fullmatch(r"\d{1,9}").all() for p in parts) and sum(int(p.str.len().max()) for p in parts) <= 18:
+        out = np.zeros(len(gdf), dtype=np.int64)
+        for p in parts:
+            digits = int(p.str.len().max())
+            out = out * 10 ** digits + p.astype(np.int64).to_numpy()
+        return out.tolist()
+    return ["/".join(p) for p in zip(*parts)]
+
+
+def _id_part(value) -> str:
+    """One part of a composed id: 12.0 (a number field read as float) is written 12, an empty cell as ''."""
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return ""
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    return nfc(str(value)).strip()
 
 
 # --- the CRS ---------------------------------------------------------------------------------------

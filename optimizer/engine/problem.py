@@ -265,7 +265,8 @@ class ParcelProblem:
         cols = self.model.columns
 
         def parcel_ids(columns: list[int]) -> list:
-            return [self.instance.ids[p].item() for p in cols["parcel"].to_numpy()[columns] if p >= 0]
+            parcels = cols["parcel"].to_numpy()[columns]
+            return self.instance.ids[parcels[parcels >= 0]].tolist()
 
         item = dict(item)
         item["parcels_in"], item["parcels_out"] = parcel_ids(item.pop("columns_in")), parcel_ids(item.pop("columns_out"))

@@ -74,6 +74,10 @@ def solve_scenario(loaded: LoadedScenario, out: Path | None, *, alternatives: in
     log(f"loading and compiling {loaded.label}")
     problem: Problem = problem_class(loaded.raw)(loaded, settings)
     run = {**run_identity(loaded, settings), **problem.describe(), "versions": versions()}
+    suitability = getattr(getattr(problem, "instance", None), "suitability", None)
+    if suitability:  # scores built from criteria (instance.py); the layers they read are inputs, as the parcels
+        run["suitability"] = suitability
+        run["inputs"] += suitability["inputs"]
     timings = problem.timings
 
     result, warm = _solve(problem, settings, log, on_progress)

@@ -24,6 +24,7 @@ import pyogrio
 from optimizer.engine.errors import InputError
 from optimizer.engine.files import atomic_write, sha256_file, write_dir_atomically
 from optimizer.engine.instance import read_parcel_layer
+from optimizer.engine.layers import read_cadastral
 from optimizer.engine.qgis_style import STYLE_NAME, add_style
 from optimizer.engine.text import nfc
 
@@ -223,6 +224,7 @@ def plan_with_inputs(run: dict, allocation: gpd.GeoDataFrame | None, *, final_pe
     source = (run.get("scenario") or {}).get("parcels") or {}
     try:
         gdf = read_parcel_layer(path, source.get("layer"), source.get("encoding"), label)
+        gdf = read_cadastral(gdf, source, (run.get("scenario") or {}).get("land_uses") or {}, label)
     except InputError as e:
         notes.append(f"input attributes not read: {e}")
         return plan, notes

@@ -26,6 +26,7 @@ from optimizer.engine.errors import InputError
 from optimizer.engine.solvers import DEFAULT as DEFAULT_SOLVER
 from optimizer.engine.solvers import solver_names
 from optimizer.engine.strict_yaml import check_numbers, load_yaml
+from optimizer.engine.suitability_schema import UseSuitability
 
 Code = StrictStr
 
@@ -53,12 +54,26 @@ class FieldMap(_Strict):
     area_ha: str | None = Field(None, description="column with areas in ha; None: computed from geometry")
 
 
+class CadastralReading(_Strict):
+    """How a land office's own layer is read (``land_codes.py``): cadastral current-use codes mapped to the
+    scenario's codes, and a parcel id made from sheet and parcel number where no single field is unique."""
+
+    classification: Literal["vn"] = Field("vn", description="vn: the national classification and the crosswalk of "
+                                          "earlier codes shipped in optimizer/engine/data/")
+    combined: Literal["first"] = Field("first", description="ONT+CLN, LUK/LUC: the first code is the parcel's use")
+    map: dict[Code, Code] = Field(default_factory=dict, description="the planner's own code → code, tried first")
+    id_from: list[str] | None = Field(None, min_length=1, description="fields joined by '/' into `fields.id`, "
+                                      "e.g. [SoTo, SoThua]: sheet and parcel number")
+
+
 class ParcelSource(_Strict):
     path: str
     layer: str | None = None
     fields: FieldMap = FieldMap()
+    cadastral: CadastralReading | None = Field(None, description="read a land office's layer: codes, parcel ids")
     adjacency: Literal["rook", "queen"] = "rook"
-    encoding: str | None = Field(None, description="text encoding of a Shapefile's .dbf when not UTF-8, e.g. cp1258")
+    encoding: str | None = Field(None, description="text encoding of a Shapefile's .dbf when not UTF-8: cp1258 or tcvn3 "
+                                    "(a .cpg saying 1258 is read as cp1258 without it)")
     repair: bool = Field(False, description="repair invalid geometries with make_valid instead of refusing them")
     overlap_tolerance_m2: float = Field(1.0, ge=0, description="parcels overlapping by more than this are refused")
 
@@ -186,6 +201,8 @@ class Scenario(_Strict):
     allocate: list[Code] = Field(description="uses a parcel may be converted to; keeping the current use is always allowed")
     quotas: dict[str, Quota] = Field(default_factory=dict)
     constraints: dict[str, dict[str, Any]] = Field(default_factory=dict, description="family name → its config")
+    suitability: dict[Code, UseSuitability] = Field(default_factory=dict, description="use → its suitability "
+                                                    "score built from criteria (suitability_schema.py)")
     objective: Objective = Objective()
     solver: SolverSettings = SolverSettings()
     periods: dict[str, Period] | None = Field(None, description="planning horizons in order, e.g. \"2030\", \"2050\"; "
@@ -230,6 +247,9 @@ class Scenario(_Strict):
             use = q.use or key
             if use not in self.allocate and use not in known:
                 raise ValueError(f"quotas.{key}: use {use!r} is not in land_uses; set `use:` or add the code")
+        for code in self.suitability:
+            if code not in known:
+                raise ValueError(f"suitability: use {code!r} is not in land_uses ({', '.join(sorted(known))})")
         for name, term in self.objective.terms.items():
             for code in list(term.per_use or {}) + list(term.uses or []):
                 if code not in self.allocate:
