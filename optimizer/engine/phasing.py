@@ -12,6 +12,14 @@ periods t → t+1:
 so a parcel developed by 2030 keeps its use in 2050, an expanded site contains its earlier site
 (and stays connected through its own contiguity rows in t+1), and the other sites of t+1 are new.
 
+Why one row per conversion column, measured on cao_bang_2030_2050 (benchmarks/README.md, "The joint
+model's built-stays-built rows"): 65,720 of its 65,917 linked conversions are the only conversion of
+their parcel (ONT, resettlement land), so a row per parcel over uses is the same rows — and for a
+parcel with several uses it is not exact (it lets a parcel switch use). Substituting cumulative
+columns (x[t+1] = x[t] + d, d ≥ 0: no link rows at all, the same LP; benchmarks/phasing_links.py)
+made HiGHS's presolve take minutes (the LP 165 s instead of 1.5 s, the MIP 2.4× slower), as x[t]
+then enters every row of period t+1.
+
 The engine owns only "built stays built". Everything else a family carries from one period to the
 next goes through its period hooks (``Family.seed_period``, ``link_periods``, ``verify_periods``),
 called for every registered family with the earlier period's compiled model and the later period's

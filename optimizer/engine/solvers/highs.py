@@ -13,6 +13,7 @@ from optimizer.engine.errors import SolverUnavailable
 from optimizer.engine.model import CompiledModel
 from optimizer.engine.scenario import SolverSettings
 from optimizer.engine.solvers import base
+from optimizer.engine.solvers._highs_options import chosen_options
 
 
 def _finite(v: float) -> float | None:
@@ -107,9 +108,8 @@ class HighsAdapter(base.Adapter):
         lp.a_matrix_.value_ = A.data.astype(float)
         lp.integrality_ = [hp.HighsVarType.kInteger if b else hp.HighsVarType.kContinuous for b in model.integer]
         h.passModel(lp)
-        opts = {"time_limit": float(settings.time_limit), "mip_rel_gap": float(settings.gap),
-                "random_seed": int(settings.seed), "threads": int(settings.threads)}
-        opts.update(settings.options)
+        chosen = chosen_options(model, settings)  # the run's settings, the model class's, then the scenario's
+        opts = chosen["options"]
         for k, v in opts.items():
             status = h.setOptionValue(k, v)
             if status != hp.HighsStatus.kOk:
@@ -164,4 +164,5 @@ class HighsAdapter(base.Adapter):
         return base.SolveResult(termination=termination, has_solution=has_solution, x=x, objective=objective,
                                 bound=bound, solver=self.name, solver_version=self.version(), time_s=elapsed,
                                 seed=settings.seed, threads=settings.threads, detail=detail,
+                                extra={"highs_options": chosen},
                                 progress=trace.finish(elapsed, objective, bound, model.sense == "max") if trace else [])
