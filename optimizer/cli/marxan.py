@@ -104,8 +104,10 @@ def _import_rows(data: dict) -> list[tuple[str, str]]:
                    "auto: zones when input.dat names a zones file (ZONESNAME, ZONECOSTNAME, PULOCKNAME, …), else classic")
 @click.option("--targets", type=click.Choice(["hard", "soft"]), default="soft", show_default=True,
               help="soft: Marxan's shortfall penalty, as Marxan scores a plan; hard: every target is a constraint")
-@click.option("--linearization", type=click.Choice(["aggregated", "marginal"]), default="aggregated", show_default=True,
-              help="boundary term: aggregated (one variable per boundary pair) or marginal (tighter bound, ≤ Z² variables per pair); see optimizer/marxan/model.py")
+@click.option("--linearization", type=click.Choice(["auto", "aggregated", "marginal"]), default="auto", show_default=True,
+              help="boundary term: auto (aggregated where its LP bound equals the marginal form's for every boundary pair, "
+                   "else marginal), aggregated (one variable per boundary pair) or marginal (tighter bound, ≤ Z² "
+                   "variables per pair); see optimizer/marxan/model.py")
 @click.option("--solve", "do_solve", is_flag=True, help="solve exactly; the run goes to OUT/run")
 @click.option("--evaluate", "evaluate", type=click.Path(path_type=Path), multiple=True,
               help="score Marxan's plan (_best / _r file) with the same objective, or compare its selection "

@@ -38,7 +38,7 @@ costs without changing any plan's value (a Hungarian-style reduction):
 so u and v are added to the costs of x[i,a] and x[j,b]. What remains is non-negative, zero somewhere
 in every row and column, and often zero altogether: with no zoneboundcost file (ZBC ≡ 1), with a
 locked neighbour, or whenever ZBC is a sum of zone potentials, the pair costs no variable at all.
-Otherwise ("aggregated" linearization, the default) ONE continuous column t_e ≥ 0 with cost |w_e| and,
+Otherwise ("aggregated" linearization) ONE continuous column t_e ≥ 0 with cost |w_e| and,
 for each group g of zones of i with equal, not-all-zero rows of M'' (m_g = max_b M''[g,b] > 0),
 
     t_e ≥ Σ_{b∈A_j} M''[g,b]·x[j,b] − m_g·(1 − Σ_{a∈g} x[i,a])
@@ -58,10 +58,31 @@ reports for prioritizr's own 5-products-per-edge model.
 matters more than size: for each such pair one column y_e,ab ≥ 0 per (a, b) ∈ A_i × A_j with cost
 |w_e|·M''[a,b] and rows Σ_b y_e,ab = x[i,a] (a ∈ A_i), Σ_a y_e,ab = x[j,b] (b ∈ A_j). At an integer
 point y is forced to x[i,a]·x[j,b], so it is exact; its LP relaxation is the tightest of the local
-pairwise forms (≤ Z² variables and 2Z rows per pair). Measured (HiGHS 1.16, 1 thread): on p6 it takes
-14 s to optimality against 4 s for the aggregated rows (same root bound there); on a 50×50 grid with
-three zones and a non-Potts ZBC its root bound is 3.6 % higher (2200.7 vs 2124.5) and after 300 s the gap
-is 2.1 % against 12.7 %.
+pairwise forms (≤ Z² variables and 2Z rows per pair).
+
+``linearization="auto"`` (the default) chooses by the structure of M'': the aggregated rows when, for every
+pair, their LP bound equals the marginal form's (:func:`aggregated_is_tight`), else the marginal form. The
+aggregated rows are the marginal form's dual points α = (0 on g, −m_g off g), β = M''[g,·], plus t ≥ 0.
+With the zones of i in at most two groups of equal rows, the marginal form's value is a concave piecewise
+linear function of one dual variable with its breakpoints at M''[2,b] − M''[1,b] (each column has a 0 in
+one of the two rows), and the aggregated rows cover exactly the breakpoints m_2, −m_1 and 0: the bounds are
+equal iff every entry is 0 or its row's maximum (all-or-nothing). With three groups they differ even
+then (Potts ZBC = c·(1 − I): aggregated c·max_a (x[i,a] − x[j,a]), marginal c·Σ_a (x[i,a] − x[j,a])⁺),
+and where costs grow with zone distance (available–partial 1, partial–reserve 1, available–reserve 2)
+an unrestricted pair has three groups with entries 1 and 2. Classic projects (two zones) and costs that
+are all-or-nothing between two groups of zones keep the aggregated rows. The choice is one form for the
+whole model, not per pair: on the distance-cost grids a model mixing the forms (aggregated rows for the
+pairs where they are tight) had the marginal form's root bound but took 48–61 s to 0.5 % at 400 PUs
+where the marginal form took 10–29 s (two HiGHS seeds), and was no faster at 10,000.
+Measured (HiGHS 1.16, 1 thread, ``python -m benchmarks.marzone --linearization``, benchmarks/README.md):
+the marginal form's root LP bound is 6.7 % / 3.9 % / 2.1 % higher on the 400 / 2,500 / 10,000-PU
+grids (at 2,500 and 10,000 within 0.01 % of the final bound); the time to 0.5 % is shorter with it at 400 PUs
+(10–29 s against 57–73 s) but longer at 10,000 (88–120 s against 61–77 s), where HiGHS's cuts close
+most of the aggregated rows' gap and their smaller LPs find plans sooner. On prioritizr's management-zones
+problem p6 (hard targets) 28 of its 180 boundary pairs have three groups, so ``auto`` builds the marginal
+form; both forms have the root bound 10,054.10 there and the marginal form takes 5.7–7.0 s to optimality
+against 3.0–4.3 s. The structure says where the aggregated bound *can* be weaker, not that it is:
+``aggregated`` stays an explicit choice.
 """
 
 from __future__ import annotations
@@ -78,7 +99,7 @@ from optimizer.engine.solvers.base import SolveResult
 from optimizer.marxan.arrays import MarxanProject
 
 TARGETS = ("hard", "soft")
-LINEARIZATIONS = ("aggregated", "marginal")
+LINEARIZATIONS = ("auto", "aggregated", "marginal")
 _TOL = 1e-12
 
 
@@ -93,6 +114,7 @@ class MarxanModel:
     y: tuple | None           # marginal linearization: (PU i, PU j, zone a, zone b, column) of every y
     targets: str
     linearization: str
+    """as requested: auto, aggregated or marginal (``stats["boundary_form"]`` says what was built)"""
     stats: dict = field(default_factory=dict)
 
     def zone_of(self, x: np.ndarray) -> np.ndarray:
@@ -154,7 +176,8 @@ def _boundary(p: MarxanProject, mb: ModelBuilder, xcol: np.ndarray, linearizatio
     w = p.blm * p.bound_b
     keep = w != 0
     bi, bj, w = p.bound_i[keep], p.bound_j[keep], w[keep]
-    stats = {"boundary_pairs": int(len(bi)), "boundary_vars": 0, "boundary_rows": 0, "boundary_linear_pairs": 0}
+    stats = {"boundary_pairs": int(len(bi)), "boundary_vars": 0, "boundary_rows": 0, "boundary_linear_pairs": 0,
+             "boundary_tight_pairs": None, "boundary_form": "none"}
     if not len(bi):
         return stats, None
     allowed = p.allowed
@@ -180,15 +203,37 @@ def _boundary(p: MarxanProject, mb: ModelBuilder, xcol: np.ndarray, linearizatio
     if not need.any():
         return stats, None
     E = np.nonzero(need)[0]
-    if linearization == "marginal":
+    form = linearization
+    if form == "auto":
+        tight = aggregated_is_tight(M2[E], Ai[E])
+        form = "aggregated" if tight.all() else "marginal"
+        stats["boundary_tight_pairs"] = int(tight.sum())
+    stats["boundary_form"] = form
+    if form == "marginal":
         y, n_rows = _marginal(p, mb, xcol, E, bi, bj, Ai, Aj, M2, aw)
-        stats["boundary_vars"], stats["boundary_rows"] = int(len(y[4])), int(n_rows)
+        stats.update(boundary_vars=int(len(y[4])), boundary_rows=int(n_rows))
         return stats, y
     tkeys = np.char.add(np.char.add(p.pu_ids[bi[E]].astype(str), "-"), p.pu_ids[bj[E]].astype(str))
     t = mb.add_columns("boundary", tkeys, cost=aw[E], lo=0.0, hi=np.inf, integer=False)
-    stats["boundary_vars"] = int(len(t))
-    stats["boundary_rows"] = int(_pair_rows(p, mb, xcol, E, bi, bj, Ai, M2, t))
+    stats.update(boundary_vars=int(len(t)), boundary_rows=int(_pair_rows(p, mb, xcol, E, bi, bj, Ai, M2, t)))
     return stats, None
+
+
+def _row_groups(M2: np.ndarray, Ai: np.ndarray) -> np.ndarray:
+    """(E, Z): for each allowed zone a of i, the first allowed zone with the same row of M'' (a itself if none)."""
+    same = (M2[:, :, None, :] == M2[:, None, :, :]).all(axis=3) & Ai[:, :, None] & Ai[:, None, :]
+    return same.argmax(axis=2)
+
+
+def aggregated_is_tight(M2: np.ndarray, Ai: np.ndarray) -> np.ndarray:
+    """(E,) bool: the aggregated rows give the marginal form's LP bound for the pair (module docstring): the
+    allowed zones of i fall in at most two groups of equal rows of M'' (E, Z, Z) and every entry is 0 or its
+    row's maximum."""
+    Z = M2.shape[1]
+    groups = ((_row_groups(M2, Ai) == np.arange(Z)[None, :]) & Ai).sum(axis=1)
+    rowmax = M2.max(axis=2, keepdims=True)
+    all_or_nothing = ((M2 == 0) | np.isclose(M2, rowmax, rtol=1e-9, atol=0.0) | ~Ai[:, :, None]).all(axis=(1, 2))
+    return (groups <= 2) & all_or_nothing
 
 
 def _marginal(p, mb, xcol, E, bi, bj, Ai, Aj, M2, aw) -> tuple[tuple, int]:
@@ -217,8 +262,7 @@ def _pair_rows(p, mb, xcol, E, bi, bj, Ai, M2, t) -> int:
     zones of i with equal, nonzero rows of M'' (zones with equal rows share one row: fewer, tighter rows)."""
     Z = p.n_zones
     rowmax = M2.max(axis=2)
-    same = (M2[E][:, :, None, :] == M2[E][:, None, :, :]).all(axis=3) & Ai[E][:, :, None] & Ai[E][:, None, :]
-    rep = same.argmax(axis=2)                             # first zone with the same row (itself if none before)
+    rep = _row_groups(M2[E], Ai[E])
     lead = (rep == np.arange(Z)[None, :]) & Ai[E] & (rowmax[E] > 0)
     re, ra = np.nonzero(lead)
     ee = E[re]
@@ -321,7 +365,7 @@ def _target_rows(p: MarxanProject, mb: ModelBuilder, xcol: np.ndarray, targets: 
     return {"target_aux_vars": int(n_aux)}
 
 
-def build_model(p: MarxanProject, targets: str = "hard", linearization: str = "aggregated") -> MarxanModel:
+def build_model(p: MarxanProject, targets: str = "hard", linearization: str = "auto") -> MarxanModel:
     """The exact MIP: minimize Marxan's score (soft targets) or cost + boundary with every target met (hard)."""
     if targets not in TARGETS:
         raise ValueError(f"targets must be one of {TARGETS}")

@@ -70,11 +70,20 @@ class MarxanProject:
         """run.json's ``marxan``: how the project was read and modelled."""
         p = self.project
         block = {"project": str(self.path), "flavour": p.flavour, "targets": self.targets,
-                 "linearization": self.linearization, "blm": p.blm, "penalty_source": p.penalty_source,
+                 "linearization": self.linearization, "boundary_linearization": self._boundary_choice(),
+                 "blm": p.blm, "penalty_source": p.penalty_source,
                  "zones": dict(zip(p.zone_codes(), p.zone_ids.tolist())), "approximations": list(p.approximations)}
         if p.classic:
             block.update(status=status_counts(p.status), misslevel=p.misslevel)
         return block
+
+    def _boundary_choice(self) -> dict:
+        """What the boundary term was built as (``auto`` chooses by the zone boundary costs' structure): the form,
+        the boundary pairs, those whose cost went into the zone costs (linear), and under ``auto`` those whose
+        aggregated rows are as tight as the marginal form (all of them, or the form is marginal)."""
+        st = self.mm.stats
+        return {"requested": self.linearization, "form": st["boundary_form"], "pairs": st["boundary_pairs"],
+                "linear_pairs": st["boundary_linear_pairs"], "aggregated_tight_pairs": st["boundary_tight_pairs"]}
 
     def describe(self) -> dict:
         p, m = self.project, self.model

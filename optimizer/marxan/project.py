@@ -127,7 +127,7 @@ class Imported:
 
 
 def import_project(project: str | Path, out: Path, *, targets: str | None = None,
-                   linearization: str = "aggregated", flavour: str = "auto") -> Imported:
+                   linearization: str = "auto", flavour: str = "auto") -> Imported:
     """Read a Marxan project and write it as a landalloc scenario directory ``out`` (replaced atomically).
     ``targets`` None: soft, as Marxan scores a plan (a shortfall is penalized, not forbidden), so the
     optimum is the score Marxan users compare; hard on request."""
@@ -176,8 +176,8 @@ def marxan_settings(loaded: LoadedScenario) -> MarxanSettings:
     if targets not in TARGETS:
         raise InputError(loaded.label, "metadata.marxan.targets", f"{targets!r} is not one of {', '.join(TARGETS)}",
                          "hard: every target is a constraint; soft: Marxan's shortfall penalty")
-    lin = cfg.get("linearization", "aggregated")
+    lin = cfg.get("linearization", "auto")
     if lin not in LINEARIZATIONS:
         raise InputError(loaded.label, "metadata.marxan.linearization", f"{lin!r} is not one of {', '.join(LINEARIZATIONS)}",
-                         "use aggregated (default, compact) or marginal (tighter LP bound)")
+                         "use auto (default: chosen from the zone boundary costs), aggregated (compact) or marginal (tighter LP bound)")
     return MarxanSettings(loaded.resolve(str(cfg["project"]), "metadata.marxan.project"), flavour, targets, lin)
