@@ -41,10 +41,15 @@ def run(scenario: Path, overrides: dict) -> dict:
     model, adapter = problem.model, get_adapter(settings.name)
     t = time.perf_counter()
     start = None
-    if adapter.features.warm_start and settings.warm_start:  # as `landalloc solve` does
+    engine = adapter.features.warm_start and settings.warm_start  # as `landalloc solve` does (run._solve)
+    if engine:
         start, _ = problem.initial_plan(lambda _: None)
     start_s = time.perf_counter() - t
-    res = adapter.solve(model, settings, start=start)
+    if engine:
+        from optimizer.engine.primal import engine as primal
+        res = primal.solve(adapter, model, settings, problem.complete, start=start)
+    else:
+        res = adapter.solve(model, settings)
     return {"parcels": problem.instance.n, "columns": model.n_cols, "rows": model.n_rows, "nonzeros": int(model.A.nnz),
             "load_s": round(load_s, 3), "compile_s": round(compile_s, 3), "warm_start_s": round(start_s, 3),
             "solve_s": round(res.time_s, 3),

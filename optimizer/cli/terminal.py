@@ -120,8 +120,9 @@ class SolveProgress:
     """The solver's progress on stderr while it runs, so a long solve is not a silent one: a status line
     updated in place on a terminal, one line per new plan otherwise (logs, CI). Fed from the solver's
     thread by solve_scenario's ``on_progress`` (adapters with the ``progress`` feature). It names the
-    phase — searching for a first plan, improving it, proving it — and never shows a gap over 100 %
-    as a percentage; ``finish`` prints the final line, the same figures as the summary."""
+    phase — searching for a first plan, improving it, proving it — and who found the plan (``start``,
+    ``heuristic:<name>``, ``mip``), and never shows a gap over 100 % as a percentage; ``finish`` prints
+    the final line, the same figures as the summary."""
 
     def __init__(self, console: Console):
         self.console, self.status, self.last_incumbent = console, None, None
@@ -131,10 +132,11 @@ class SolveProgress:
         head = f"{p['t']:7.1f} s  {phase:<22}"
         if p["incumbent"] is None:
             return head + ("" if p["bound"] is None else f"bound {fmt(p['bound'])}")
+        by = f"  found by {p['found_by']}" if p.get("found_by") else ""
         if p["bound"] is None or p["gap"] is None:
-            return head + f"plan {fmt(p['incumbent'])}  no bound yet"
+            return head + f"plan {fmt(p['incumbent'])}  no bound yet{by}"
         gap = "over 100 %" if p["gap"] > 1 else fmt_gap(p["gap"], 3)
-        return head + f"plan {fmt(p['incumbent'])}  bound {fmt(p['bound'])}  gap {gap}"
+        return head + f"plan {fmt(p['incumbent'])}  bound {fmt(p['bound'])}  gap {gap}{by}"
 
     def phase(self, p: dict) -> str:
         if p["incumbent"] is None:

@@ -24,6 +24,7 @@ import scipy.sparse as sp
 from optimizer.engine import interrupts
 from optimizer.engine.compile import ASSIGN, CompiledScenario
 from optimizer.engine.model import CompiledModel, extend, with_row_bounds
+from optimizer.engine.primal.plans import Complete, completed
 from optimizer.engine.scenario import SolverSettings
 from optimizer.engine.solvers import get_adapter
 from optimizer.engine.solvers.base import INTERRUPTED, OPTIMAL, SolveResult
@@ -135,7 +136,7 @@ def marginal_values(model: CompiledModel, solver: SolverSettings, base: SolveRes
                     budget_s: float, min_step: float = 0.0, max_rows: int = 20,
                     time_limit: float | None = None,
                     log: Callable[[str], None] = lambda _: None,
-                    complete: Callable[[SolveResult], SolveResult] = lambda res: res) -> tuple[list[dict], str | None]:
+                    complete: Complete = lambda x: x) -> tuple[list[dict], str | None]:
     """What one more unit of each binding row's quantity is worth, priced by the next parcel.
 
     A plan of whole parcels meets a bound in steps: a 200.94 ha cap held at 199.20 ha cannot take one
@@ -151,9 +152,9 @@ def marginal_values(model: CompiledModel, solver: SolverSettings, base: SolveRes
     Both solves stop at a gap, so the change of the optimum is known only within ``marginal_range``
     (each optimum lies between its incumbent and its bound); a range wider than the value it brackets
     is ``conclusive: false``, not a figure to quote. All re-solves share ``budget_s`` seconds; rows the
-    budget or Ctrl-C leaves out are listed as skipped, never dropped. ``complete`` gives each re-solve's
-    plan its true objective (``problem.completed``), as the run does for the plan itself. Returns the
-    items and, when some were skipped, why."""
+    budget or Ctrl-C leaves out are listed as skipped, never dropped. ``complete`` (``Problem.complete``)
+    gives each re-solve's plan its true objective through ``primal.plans.completed``, as the run does
+    for the plan itself. Returns the items and, when some were skipped, why."""
     adapter = get_adapter(solver.name)
     maximize = model.sense == "max"
     rows = binding.head(max_rows)
@@ -177,7 +178,7 @@ def marginal_values(model: CompiledModel, solver: SolverSettings, base: SolveRes
                 continue
             start = time.perf_counter()
             try:
-                res = complete(_resolve(adapter, model, r, bounds, base, solver, seconds))
+                res = completed(model, _resolve(adapter, model, r, bounds, base, solver, seconds), complete)
             except KeyboardInterrupt:  # between solver calls; inside one, HiGHS returns "interrupted" itself
                 interrupted = True
                 break

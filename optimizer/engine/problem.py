@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
@@ -33,10 +33,11 @@ from optimizer.engine.files import sha256_file
 from optimizer.engine.instance import Instance, load_instance
 from optimizer.engine.model import CompiledModel
 from optimizer.engine.phasing import compile_phased, solve_myopic
+from optimizer.engine.primal.plans import completed
 from optimizer.engine.reachability import reachability
 from optimizer.engine.rundir import write_run_dir
 from optimizer.engine.scenario import LoadedScenario, SolverSettings
-from optimizer.engine.solvers.base import OPTIMAL, SolveResult, relative_gap
+from optimizer.engine.solvers.base import OPTIMAL, SolveResult
 from optimizer.engine.text import number as text_number
 from optimizer.engine.verify import VerifyReport, loaded_from_run, verify_plan
 
@@ -246,8 +247,7 @@ class ParcelProblem:
             f"(at most {budget:.1f} s)")
         items, skipped = marginal_values(self.model, self.settings, result, binding, budget_s=budget,
                                          min_step=ex.marginal_step, max_rows=ex.max_marginal_rows,
-                                         time_limit=ex.marginal_time_limit, log=log,
-                                         complete=lambda res: completed(self.model, res, self.complete))
+                                         time_limit=ex.marginal_time_limit, log=log, complete=self.complete)
         for row, item in zip(rows, items):
             if "skipped" not in item and row["side"] == "both":
                 row.update(side=item["side"], band_narrower_than_a_parcel=True)
@@ -402,22 +402,6 @@ class Phased(ParcelProblem):
         return start, {"method": "myopic: each period solved in turn with the earlier ones fixed",
                        "objective": None if start is None else self.model.objective_value(start),
                        "periods": [p.__dict__ for p in periods]}
-
-
-def completed(model: CompiledModel, result: SolveResult, complete: Callable[[np.ndarray], np.ndarray]) -> SolveResult:
-    """``result`` with its plan completed (``Problem.complete``) and, where that changed the plan, the
-    objective recomputed from the completed plan (the solver's own kept in ``extra`` as
-    ``solver_objective``); the bound stays the solver's."""
-    if not result.has_solution or result.x is None:
-        return result
-    x = complete(result.x)
-    if np.array_equal(x, result.x):
-        return result
-    objective = model.objective_value(x)
-    extra = dict(result.extra)
-    if result.objective is None or abs(objective - result.objective) > 1e-9 * max(1.0, abs(objective)):
-        extra["solver_objective"] = result.objective
-    return replace(result, x=x, objective=objective, gap=relative_gap(objective, result.bound), extra=extra)
 
 
 def check_plan(model: CompiledModel, result: SolveResult) -> None:

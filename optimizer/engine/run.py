@@ -27,8 +27,9 @@ from optimizer.engine import interrupts
 from optimizer.engine.errors import EXIT_INFEASIBLE, EXIT_NO_SOLUTION, EXIT_OK, InputError
 from optimizer.engine.files import atomic_write_text, check_replaceable, check_writable
 from optimizer.engine.model import ModelBuilder
-from optimizer.engine.problem import (ExplainOptions, Phased, Problem, SinglePeriod, changed_inputs, check_plan,
-                                     completed)
+from optimizer.engine.primal import engine as primal
+from optimizer.engine.primal.plans import completed
+from optimizer.engine.problem import ExplainOptions, Phased, Problem, SinglePeriod, changed_inputs, check_plan
 from optimizer.engine.rundir import RUN_JSON, dumps, place_run, read_run, read_solution, room_needed
 from optimizer.engine.scenario import LoadedScenario, SolverSettings
 from optimizer.engine.solvers import get_adapter
@@ -179,7 +180,9 @@ def check_before_solving(loaded: LoadedScenario, settings: SolverSettings, targe
 def _solve(problem: Problem, settings: SolverSettings, log: Callable[[str], None],
            on_progress: Callable[[dict], None] | None) -> tuple[SolveResult, dict | None]:
     """The solver's result, and run.json's ``warm_start`` when a first plan was solved for it. A quota no
-    plan can reach skips the solver: the diagnosis names it."""
+    plan can reach skips the solver: the diagnosis names it. Adapters with the ``warm_start`` feature
+    solve through the primal engine (``optimizer/engine/primal``: the LP, heuristic plans, then the MIP
+    from the best of them) unless ``solver.warm_start`` is off, which runs the solver alone."""
     adapter = get_adapter(settings.name)
 
     def no_plan(termination: str, detail: str) -> SolveResult:
@@ -189,14 +192,16 @@ def _solve(problem: Problem, settings: SolverSettings, log: Callable[[str], None
 
     if any(not r["reachable"] for r in problem.reachability()):
         return no_plan(INFEASIBLE, "pre-solve reachability"), None
-    start = warm = None
-    if adapter.features.warm_start and settings.warm_start:
-        start, warm = problem.initial_plan(log)
+    engine = adapter.features.warm_start and settings.warm_start
+    start, warm = problem.initial_plan(log) if engine else (None, None)
     model = problem.model
     log(f"solving {model.n_cols:,} columns × {model.n_rows:,} rows with {adapter.name} "
         f"(time limit {settings.time_limit:g} s, gap {settings.gap:g}; Ctrl-C keeps the best plan so far)")
     try:
-        return adapter.solve(model, settings, on_progress=on_progress, start=start), warm
+        if engine:
+            return primal.solve(adapter, model, settings, problem.complete, start=start, on_progress=on_progress,
+                                log=log), warm
+        return adapter.solve(model, settings, on_progress=on_progress), warm
     except KeyboardInterrupt:
         # adapters with the ``interrupt`` feature return their incumbent themselves; this is the rest
         return no_plan(INTERRUPTED, "interrupted (Ctrl-C)"), warm

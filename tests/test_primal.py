@@ -1,0 +1,190 @@
+"""The primal engine (optimizer/engine/primal): every heuristic plan meets the model's rows and passes
+verify; a fixed seed gives the same plan twice; hand-solved cases where a heuristic finds the optimum
+and where it finds nothing and the MIP still solves; who found each plan in the trace."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from optimizer.engine.model import CompiledModel, ModelBuilder
+from optimizer.engine.primal import engine, plans
+from optimizer.engine.run import problem_class, solve_scenario
+from optimizer.engine.scenario import SolverSettings, apply_overrides, load_scenario
+from optimizer.engine.solvers import get_adapter
+
+from . import test_phasing
+from .helpers import tiny_raw, write_scenario
+
+phased = test_phasing.phased  # the fixture: tiny in two periods
+
+HIGHS = get_adapter("highs")
+SETTINGS = SolverSettings(name="highs", time_limit=30, gap=0.0, threads=1, seed=0)
+
+
+def _model(n: int, c, rows: list[tuple[list[float], float, float]]) -> CompiledModel:
+    """A MIP of ``n`` binaries maximizing c·x, each row (coefficients, lo, hi)."""
+    b = ModelBuilder("max")
+    b.add_columns("x", [f"x{j}" for j in range(n)], cost=np.asarray(c, dtype=float))
+    for i, (coef, lo, hi) in enumerate(rows):
+        nz = [j for j, v in enumerate(coef) if v]
+        b.add_rows("r", [f"r{i}"], lo, hi, row=[0] * len(nz), col=nz, coef=[coef[j] for j in nz])
+    return b.build(pd.DataFrame(columns=["parcel", "use", "reason", "family"]))
+
+
+def _same(x):
+    return x
+
+
+def test_relaxation_fixing_finds_the_hand_solved_optimum():
+    """Three parcels of 1 ha, columns (p, A) and (p, B), at most 1.5 ha of A; A is worth 10, 9, 1, B 0.
+    LP: p1 in A, p2 half in A (14.5). Holding the integral columns (p1 in A, p3 in B) and solving p2
+    gives p2 in B: 10, which is the optimum (only one parcel fits in A; p1 is the best). The MIP
+    then only proves it: the plan stays the heuristic's."""
+    one_use = [([1 if j // 2 == p else 0 for j in range(6)], 1, 1) for p in range(3)]
+    model = _model(6, [10, 0, 9, 0, 1, 0], one_use + [([1, 0, 1, 0, 1, 0], -np.inf, 1.5)])
+    res = engine.solve(HIGHS, model, SETTINGS, _same)
+    assert res.termination == "optimal"
+    assert res.objective == pytest.approx(10.0)
+    assert res.x[[0, 3, 5]].tolist() == [1, 1, 1]
+    assert res.extra["primal"]["found_by"] == "heuristic:lp-fixing"
+    assert [s["step"] for s in res.extra["primal"]["steps"]][:2] == ["lp", "lp-fixing"]
+    assert res.progress[-1]["incumbent"] == pytest.approx(10.0) and res.progress[-1]["found_by"] == "heuristic:lp-fixing"
+
+
+def test_integral_relaxation_is_proven_without_the_mip():
+    """The same parcels with room for 2 ha of A: the LP puts p1 and p2 in A (19), integral, so its plan
+    is the optimum and its bound the proof; no MIP is run."""
+    one_use = [([1 if j // 2 == p else 0 for j in range(6)], 1, 1) for p in range(3)]
+    model = _model(6, [10, 0, 9, 0, 1, 0], one_use + [([1, 0, 1, 0, 1, 0], -np.inf, 2.0)])
+    res = engine.solve(HIGHS, model, SETTINGS, _same)
+    assert (res.termination, res.objective, res.bound) == ("optimal", pytest.approx(19.0), pytest.approx(19.0))
+    assert "mip" not in [s["step"] for s in res.extra["primal"]["steps"]]
+
+
+def test_heuristic_finds_nothing_and_the_mip_still_solves():
+    """max 10a + b + c with a + b + c = 2 and b = c. The LP takes a = 1, b = c = ½ (11); holding the
+    integral a = 1 leaves b + c = 1 with b = c, which no integers meet, so relaxation-guided fixing
+    (with no larger neighbourhood allowed) has no plan. The only integer plan is a = 0, b = c = 1 (2),
+    which the MIP finds."""
+    model = _model(3, [10, 1, 1], [([1, 1, 1], 2, 2), ([0, 1, -1], 0, 0)])
+    budget = engine.Budget(fixing_sizes=(0,), rins_sizes=())
+    res = engine.solve(HIGHS, model, SETTINGS, _same, budget=budget)
+    steps = res.extra["primal"]["steps"]
+    assert [(s["step"], s["termination"]) for s in steps[:2]] == [("lp", "optimal"), ("lp-fixing", "infeasible")]
+    assert steps[-1]["step"] == "mip"
+    assert res.termination == "optimal" and res.objective == pytest.approx(2.0)
+    assert res.x.tolist() == [0, 1, 1]
+    assert res.extra["primal"]["found_by"] == "mip" and res.progress[-1]["found_by"] == "mip"
+
+
+def _recorded_offers(monkeypatch) -> list:
+    """Every plan a heuristic offers that the engine accepted as an incumbent, recorded."""
+    seen = []
+
+    def recording(model, complete, x, found_by, rounded=True):
+        got = plans.offer(model, complete, x, found_by, rounded)
+        if got is not None:
+            seen.append(got)
+        return got
+
+    monkeypatch.setattr(engine, "offer", recording)
+    return seen
+
+
+@pytest.fixture(scope="module")
+def syn150(tmp_path_factory):
+    """150 synthetic parcels: with compactness at a 2 % gap, the LP-guided plan (2.5 % below the LP)
+    leaves RINS and the MIP something to do, and every step ends by its work limit within seconds."""
+    from instances.synthetic import write_instance
+
+    return write_instance(tmp_path_factory.mktemp("syn150"), n=150, seed=3, gap=0.0)
+
+
+def _synthetic(path, extra: dict):
+    return apply_overrides(load_scenario(path), {"solver.time_limit": 60, "solver.gap": 0.02, "solver.threads": 1, **extra})
+
+
+def _sites(path) -> dict:
+    q = yaml.safe_load(path.read_text())["quotas"]["SKK"]
+    return {"constraints.sites": {"sites": [{"name": "KCN 1", "use": "SKK", "min_ha": q["lo"], "max_ha": q["hi"]}]}}
+
+
+CASES = {
+    "tiny": lambda syn, tiny, phased: load_scenario(tiny),
+    "compactness": lambda syn, tiny, phased: _synthetic(syn, {"constraints.compactness": {
+        "weights": {"SKK": 5.0, "SKN": 5.0, "TMD": 5.0}}}),
+    "sites": lambda syn, tiny, phased: _synthetic(syn, _sites(syn)),
+    "phased": lambda syn, tiny, phased: load_scenario(phased),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_every_heuristic_plan_meets_the_rows_and_verify(case, monkeypatch, syn150, phased, tmp_path):
+    loaded = CASES[case](syn150, write_scenario(tmp_path / "tiny.yaml", tiny_raw()), phased)
+    problem = problem_class(loaded.raw)(loaded, loaded.scenario.solver)
+    seen = _recorded_offers(monkeypatch)
+    start, _ = problem.initial_plan(lambda _: None)
+    res = engine.solve(HIGHS, problem.model, loaded.scenario.solver, problem.complete, start=start)
+    assert res.has_solution and seen
+    heuristic = [inc for inc in seen if inc.found_by.startswith("heuristic:") or inc.found_by == "start"]
+    assert heuristic, f"no heuristic plan on {case}: {res.extra['primal']['steps']}"
+    for inc in heuristic:
+        assert problem.model.violations(inc.x).empty
+        report = problem.verify(problem.decode(inc.x))
+        assert report.ok, (case, inc.found_by, report.violations[:3])
+        assert report.objective == pytest.approx(inc.objective, rel=1e-6, abs=1e-6)
+    # the trace names who found each incumbent and ends at the result's own (completed) figures
+    assert all(p["found_by"] for p in res.progress if p["incumbent"] is not None)
+    assert res.progress[-1]["incumbent"] == pytest.approx(res.objective)
+
+
+def test_a_fixed_seed_gives_the_same_plan_twice(syn150):
+    """Every step ends by its node budget or gap here (the time caps, a safety, are raised so that they
+    cannot bind on a loaded machine), so the two runs take the same steps to the same plans."""
+    loaded = CASES["compactness"](syn150, None, None)
+    budget = engine.Budget(min_share=0.5, step_share=0.5)
+    runs = []
+    for _ in range(2):
+        problem = problem_class(loaded.raw)(loaded, loaded.scenario.solver)
+        res = engine.solve(HIGHS, problem.model, loaded.scenario.solver, problem.complete, budget=budget)
+        steps = res.extra["primal"]["steps"]
+        assert [s["step"] for s in steps] == ["lp", "lp-fixing", "lp-fixing", "rins", "mip"]
+        assert all(s["termination"] in ("optimal", "infeasible", "other_limit") for s in steps)
+        runs.append((res.x, res.objective, [(s["step"], s["objective"]) for s in steps]))
+    assert np.array_equal(runs[0][0], runs[1][0])
+    assert runs[0][1:] == runs[1][1:]
+
+
+def test_the_run_says_who_found_the_plan(tmp_path):
+    out = tmp_path / "run"
+    outcome = solve_scenario(load_scenario(write_scenario(tmp_path / "tiny.yaml", tiny_raw())), out, marginals=False)
+    run = json.loads((out / "run.json").read_text())
+    assert outcome.exit_code == 0
+    found_by = run["solver_extra"]["primal"]["found_by"]
+    assert found_by in ("start", "mip") or found_by.startswith("heuristic:")
+    assert run["progress"][-1]["found_by"] == found_by
+    assert run["progress"][-1]["incumbent"] == pytest.approx(run["objective"])
+    assert run["verify"]["ok"]
+
+
+def test_completion_closes_the_trace_at_the_true_objective():
+    """max x + z, z ≤ x: a solver that stops with x = 1, z = 0 reports 1; completing z = x makes the plan
+    worth 2, and the run's figures and the trace's last point say 2, the solver's 1 kept aside."""
+    from optimizer.engine.solvers.base import SolveResult, progress_point
+
+    b = ModelBuilder("max")
+    b.add_columns("x", ["x"], cost=1.0)
+    b.add_columns("aux", ["z"], cost=1.0, integer=False)
+    b.add_rows("r", ["z ≤ x"], -np.inf, 0.0, row=[0, 0], col=[1, 0], coef=[1.0, -1.0])
+    model = b.build(pd.DataFrame(columns=["parcel", "use", "reason", "family"]))
+    raw = SolveResult(termination="time_limit", has_solution=True, x=np.array([1.0, 0.0]), objective=1.0, bound=2.0,
+                      solver="highs", solver_version="", time_s=1.0, seed=0, threads=1,
+                      progress=[progress_point(0.5, 1.0, 2.0)])
+    done = plans.completed(model, raw, lambda x: np.array([x[0], x[0]]))
+    assert (done.objective, done.gap, done.extra["solver_objective"]) == (2.0, 0.0, 1.0)
+    assert [(p["incumbent"], p["gap"]) for p in done.progress] == [(2.0, 0.0)]
