@@ -34,7 +34,7 @@ def add_sites(ctx: CompileContext, m: ModelBuilder, family: str, config: SitesCo
     zcols: dict[int, np.ndarray] = {}
     start_cols = []
     for i, s in enumerate(config.sites):
-        C, ranked, _ = hoods[i]
+        C, ranked = hoods[i].parcels, hoods[i].ranked
         k = len(C)
         local = np.searchsorted(C, ranked)            # local index of the t-th ranked candidate
         area = inst.area_ha[C]

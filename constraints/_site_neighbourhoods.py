@@ -9,24 +9,32 @@ therefore gets its own candidate neighbourhood, built vectorized, ring by ring:
   2. value: the objective coefficient of x[p, u] per hectare (best first for the scenario's sense);
      the rank order is by value, then distance to the anchor, then parcel order;
   3. start: the site's ``include`` parcels that may take the use, if any; otherwise a centre, the
-     eligible parcel, in a connected piece of eligible land holding at least min_ha, with the best
-     value smoothed over its surroundings — the area-weighted mean over eligible parcels weighted by
-     the walks of length ≤ h inside the eligible graph, (A + I)^h, where h is the hop radius of a
-     diamond holding the site's parcel count (max_ha over the median eligible parcel area) — that is
-     not in the core of an earlier site (the first parcels of that site's neighbourhood whose area
-     reaches its max_ha), so sites listed later look elsewhere first; sites are placed in the order
-     they are listed;
-  4. neighbourhood: the eligible parcels reachable from the start through eligible parcels, ring by
-     ring, until their area reaches ``neighbourhood`` × max_ha (min_ha when there is no max_ha) or
-     ``max_candidates`` parcels; the last ring is cut by rank.
+     eligible parcel with the best value smoothed over its surroundings — the area-weighted mean
+     over eligible parcels weighted by the walks of length ≤ h inside the eligible graph, (A + I)^h,
+     where h is the hop radius of a diamond holding the site's parcel count (max_ha over the median
+     eligible parcel area) — in a connected piece of eligible land outside every earlier site's room
+     (below) holding min_ha, so sites listed later look elsewhere first (anywhere eligible when no
+     such piece is left); sites are placed in the order they are listed;
+  4. room: the parcels reachable from the start through eligible land outside earlier sites' rooms,
+     ring by ring, until their area reaches max_ha (min_ha without max_ha); the last ring is cut by
+     rank. Rooms do not overlap (except at a start already in one: included parcels, or no free
+     piece left), so each site keeps land for its greedy core whatever the cores before it took;
+  5. neighbourhood: its room and the eligible parcels reachable from the start through eligible
+     parcels, ring by ring, until their area reaches ``neighbourhood`` × max_ha (min_ha when there
+     is no max_ha) or ``max_candidates`` parcels (its room kept past that); the last ring is cut by
+     rank. Neighbourhoods overlap, so the optimum may move land between sites; the rooms guarantee
+     there is enough of it (without them, the five 40 ha sites of the synthetic 10,000-parcel model
+     piled their neighbourhoods onto 193 ha for the 192 ha they need, and the model had no plan in
+     300 s).
 
 The optimum is exact over these neighbourhoods; a site lying outside its neighbourhood is not
 considered (raise ``neighbourhood`` or ``max_candidates`` to widen the search, at a cost). If a
 neighbourhood holds less area than min_ha the compile stops with an InputError naming the site.
 
 The greedy start (``greedy_cores``): per site, in the order listed, a connected set of at least
-min_ha grown from the front of its neighbourhood's growth order on parcels no earlier site took; the
-solver may start from it (``Family.start``).
+min_ha grown from the front of its room on parcels no earlier site took (anywhere free in its
+neighbourhood if the room has too little), interchangeable sites' cores sorted by root rank as the
+symmetry rows require; the solver and the primal engine start from it (``Family.start``).
 """
 
 from __future__ import annotations
@@ -57,7 +65,10 @@ class Neighbourhood(NamedTuple):
     ranked: np.ndarray
     """best value first: the root order"""
     grown: np.ndarray
-    """growth order, ring by ring from the start: the greedy start grows from its front"""
+    """growth order: the site's own room first, then ring by ring from the start"""
+    own: int = 0
+    """how many parcels at the front of ``grown`` are the site's own room: connected land no earlier
+    site's room took, holding max_ha where there is that much (its greedy core is grown there)"""
 
 
 def farthest_m(geoms: np.ndarray, point: tuple[float, float]) -> np.ndarray:
@@ -178,21 +189,24 @@ def neighbourhoods(config: SitesConfig, loaded: LoadedScenario, inst: Instance, 
         smooth = smoothed_value(values[u], inst.area_ha, eligible, adj, hops)
         start = _included(loaded, i, s, inst) if s.include else np.zeros(0, dtype=np.int64)
         start = start[eligible[start]]
+        free = eligible & ~blocked
         if len(start) == 0:
-            roomy = eligible & (piece_area(eligible, inst.area_ha, adj) >= s.min_ha - tolerance(s.min_ha))
-            pick = np.nonzero(roomy & ~blocked)[0]
+            need = s.min_ha - tolerance(s.min_ha)
+            pick = np.nonzero(free & (piece_area(free, inst.area_ha, adj) >= need))[0]
             if len(pick) == 0:
+                roomy = eligible & (piece_area(eligible, inst.area_ha, adj) >= need)
                 pick = np.nonzero(roomy if roomy.any() else eligible)[0]
             start = pick[np.lexsort((rank[pick], -smooth[pick]))[:1]]
-        grown = grow(start, eligible, rank, inst.area_ha, adj, s.max_candidates or config.max_candidates,
-                     (s.neighbourhood or config.neighbourhood) * target)
-        core = grown[: int(np.searchsorted(np.cumsum(inst.area_ha[grown]), target, side="left")) + 1]
-        blocked[core] = True
+        max_count = s.max_candidates or config.max_candidates
+        grown = grow(start, eligible, rank, inst.area_ha, adj, max_count, (s.neighbourhood or config.neighbourhood) * target)
+        own = grow(start, free, rank, inst.area_ha, adj, max_count, target)
+        blocked[own] = True
+        grown = np.concatenate([own, grown[~np.isin(grown, own)]])
         have = float(inst.area_ha[grown].sum())
         if have < s.min_ha - tolerance(s.min_ha):
             _too_small(loaded, i, s, len(grown), have)
         C = np.sort(grown)
-        out[i] = Neighbourhood(C, C[np.argsort(rank[C], kind="stable")], grown)
+        out[i] = Neighbourhood(C, C[np.argsort(rank[C], kind="stable")], grown, len(own))
     return out
 
 
@@ -220,36 +234,41 @@ def _too_small(loaded: LoadedScenario, i: int, s: Site, count: int, have: float)
 
 def greedy_cores(config: SitesConfig, inst: Instance, hoods: dict[int, Neighbourhood]) -> dict[int, np.ndarray]:
     """Per site, its greedy core (local indices into its candidates, root first), sites placed in
-    order on parcels no earlier core took; interchangeable sites get their cores in root-rank order,
-    as the symmetry rows require."""
+    order on parcels no earlier core took, each first inside its own room (so a later site still has
+    room of its own: cores grown anywhere free could cut off a later site's land and leave it none);
+    interchangeable sites get their cores in root-rank order, as the symmetry rows require."""
     adj, used, cores = inst.adjacency(), np.zeros(inst.n, dtype=bool), {}
     for i, s in enumerate(config.sites):
-        C, ranked, grown = hoods[i]
+        C, ranked, grown, own_count = hoods[i]
         local = np.searchsorted(C, ranked)
         grown = np.searchsorted(C, grown)
         area = inst.area_ha[C]
-        own = np.ones(len(C), dtype=bool)               # first try the site's own core region only
-        own[grown[: int(np.searchsorted(np.cumsum(area[grown]), s.max_ha or s.min_ha, side="left")) + 1]] = False
-        cores[i] = greedy_core(grown, local, area, adj[C][:, C], used[C] | own, s.min_ha, s.max_ha)
+        outside_own = np.ones(len(C), dtype=bool)
+        outside_own[grown[:own_count]] = False
+        cores[i] = greedy_core(grown, local, area, adj[C][:, C], used[C] | outside_own, s.min_ha, s.max_ha)
         if len(cores[i]) == 0:
             cores[i] = greedy_core(grown, local, area, adj[C][:, C], used[C], s.min_ha, s.max_ha)
         used[C[cores[i]]] = True
-    for a, b in interchangeable(config, hoods):
-        C, ranked, _ = hoods[a]
+    for group in interchangeable_groups(config, hoods):
+        C, ranked = hoods[group[0]].parcels, hoods[group[0]].ranked
         pos = np.empty(len(C), dtype=np.int64)
         pos[np.searchsorted(C, ranked)] = np.arange(len(C))
-        ra = pos[cores[a][0]] if len(cores[a]) else np.inf
-        rb = pos[cores[b][0]] if len(cores[b]) else np.inf
-        if rb < ra:
-            cores[a], cores[b] = cores[b], cores[a]
+        by_root = sorted((cores[i] for i in group), key=lambda core: pos[core[0]] if len(core) else len(C))
+        cores.update(zip(group, by_root))
     return cores
 
 
-def interchangeable(config: SitesConfig, hoods: dict[int, Neighbourhood]) -> list[tuple[int, int]]:
-    """Consecutive pairs of sites with the same use, window, anchor and candidate set."""
+def interchangeable_groups(config: SitesConfig, hoods: dict[int, Neighbourhood]) -> list[list[int]]:
+    """Sites with the same use, window, anchor and candidate set, in the order listed (groups of two
+    or more)."""
     groups: dict[tuple, list[int]] = {}
     for i, s in enumerate(config.sites):
         key = (s.use, s.min_ha, s.max_ha, None if s.anchor is None else s.anchor.model_dump_json(),
                hoods[i].ranked.tobytes())
         groups.setdefault(key, []).append(i)
-    return [pair for g in groups.values() for pair in itertools.pairwise(g)]
+    return [g for g in groups.values() if len(g) > 1]
+
+
+def interchangeable(config: SitesConfig, hoods: dict[int, Neighbourhood]) -> list[tuple[int, int]]:
+    """Consecutive pairs of interchangeable sites: the symmetry rows order each pair by root."""
+    return [pair for g in interchangeable_groups(config, hoods) for pair in itertools.pairwise(g)]

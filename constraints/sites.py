@@ -68,7 +68,8 @@ candidates. The anchor is ``{x, y}`` in the scenario CRS or one feature of a poi
 
 Candidates (what keeps the model tractable): exact contiguity over all eligible land is hard for the
 flow formulation's LP bound, so each site gets its own candidate neighbourhood C_s, grown ring by
-ring from a start with good surroundings (or from its ``include`` parcels), as
+ring from a start with good surroundings (or from its ``include`` parcels) around a room of land no
+earlier site's room holds, so that the greedy start has a core for every site, as
 ``constraints/_site_neighbourhoods.py`` states. The optimum is exact over these neighbourhoods; a
 neighbourhood holding less than min_ha stops the compile with an InputError naming the site.
 

