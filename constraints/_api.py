@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from optimizer.engine.errors import InputError
 from optimizer.engine.instance import Instance
-from optimizer.engine.layers import Geometry, check_crs, check_geometry, check_near_parcels, open_layer, parcel_extent
+from optimizer.engine.layers import Geometry, read_scenario_layer
 from optimizer.engine.model import CompiledModel, ModelBuilder
 from optimizer.engine.scenario import LoadedScenario, Period, format_validation_error
 
@@ -189,21 +189,10 @@ class Family:
         it covers (zones), so its extent must meet theirs and covering none is a warning. A required
         field missing (``fields``: field name → the config key that names it) is named with its key.
         ``exclusion``: what the layer forbids, kept in ``self.exclusions`` for verify's own re-check."""
-        path = self.loaded.resolve(relative, where)
-        label = str(path)
-        gdf = open_layer(path, layer_name, None, what=what, fix=f"check {where} in {self.loaded.label}",
-                         layer_key=f"{where.rpartition('.')[0]}.layer_name")
-        for f, key in (fields or {}).items():
-            if f not in gdf.columns:
-                raise InputError(label, f, f"field missing (needed by {key})",
-                                 f"add it or set {key} to one of {', '.join(map(str, gdf.columns[:12]))}")
-        check_crs(gdf, label, what)
-        gdf = check_geometry(gdf, label, what, geometry, repair=self.loaded.scenario.parcels.repair)
-        src = self.loaded.scenario.parcels
-        check_near_parcels(gdf, label, what, parcel_extent(self.loaded.resolve(src.path, "parcels.path"), src.layer),
-                           covers or exclusion is not None)
+        gdf = read_scenario_layer(self.loaded, relative, where, layer_name, what, fields, geometry=geometry,
+                                  covers=covers or exclusion is not None)
         if exclusion is not None:
-            self.exclusions[label] = (gdf, exclusion)
+            self.exclusions[str(self.loaded.resolve(relative, where))] = (gdf, exclusion)
         return gdf
 
     def input_paths(self) -> list:

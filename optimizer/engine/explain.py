@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -23,7 +22,7 @@ import scipy.sparse as sp
 
 from optimizer.engine import interrupts
 from optimizer.engine.compile import ASSIGN, CompiledScenario
-from optimizer.engine.model import CompiledModel, extend, with_row_bounds
+from optimizer.engine.model import CompiledModel, extend, with_columns_held, with_row_bounds
 from optimizer.engine.primal.plans import Complete, completed
 from optimizer.engine.scenario import SolverSettings
 from optimizer.engine.solvers import get_adapter
@@ -113,9 +112,7 @@ def _restricted(model: CompiledModel, x: np.ndarray, r: int) -> CompiledModel:
     parcel = cols["parcel"].to_numpy()
     support = np.unique(parcel[model.A.getrow(r).indices])
     hold = (cols["family"] == ASSIGN).to_numpy() & ~np.isin(parcel, support[support >= 0])
-    lo, hi = model.col_lo.copy(), model.col_hi.copy()
-    lo[hold] = hi[hold] = np.round(x[hold])
-    return replace(model, col_lo=lo, col_hi=hi)
+    return with_columns_held(model, hold, x)
 
 
 def _resolve(adapter, model: CompiledModel, r: int, bounds: tuple[float, float], base: SolveResult,

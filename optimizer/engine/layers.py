@@ -338,3 +338,26 @@ def check_geometry(gdf: gpd.GeoDataFrame, label: str, what: str, geometry: Geome
         else:
             warnings.warn(LayerWarning(f"note: {note}"), stacklevel=2)
     return gdf
+
+
+def read_scenario_layer(loaded, relative: str, where: str, layer_name: str | None, what: str,
+                        fields: dict[str, str] | None = None, *, geometry: Geometry = "any",
+                        covers: bool = False) -> gpd.GeoDataFrame:
+    """A GIS layer a scenario key names (``where``: the key holding ``relative``; ``loaded``: the
+    LoadedScenario), through every check of this front door: a regular local file GDAL reads, a
+    plausible CRS, the ``geometry`` asked for, valid (or repaired with ``--repair``), where the parcels
+    are — ``covers``: the layer acts on the parcels it covers, so its extent must meet theirs. A
+    required field missing (``fields``: field name → the key that names it) is named with its key."""
+    path = loaded.resolve(relative, where)
+    label = str(path)
+    gdf = open_layer(path, layer_name, None, what=what, fix=f"check {where} in {loaded.label}",
+                     layer_key=f"{where.rpartition('.')[0]}.layer_name")
+    for f, key in (fields or {}).items():
+        if f not in gdf.columns:
+            raise InputError(label, f, f"field missing (needed by {key})",
+                             f"add it or set {key} to one of {', '.join(map(str, gdf.columns[:12]))}")
+    check_crs(gdf, label, what)
+    gdf = check_geometry(gdf, label, what, geometry, repair=loaded.scenario.parcels.repair)
+    src = loaded.scenario.parcels
+    check_near_parcels(gdf, label, what, parcel_extent(loaded.resolve(src.path, "parcels.path"), src.layer), covers)
+    return gdf

@@ -7,7 +7,7 @@ parse of constraint names.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -193,3 +193,12 @@ def with_row_bounds(model: CompiledModel, index: int, lo: float, hi: float) -> C
     return CompiledModel(A=model.A, row_lo=row_lo, row_hi=row_hi, c=model.c, col_lo=model.col_lo,
                          col_hi=model.col_hi, integer=model.integer, sense=model.sense, columns=model.columns,
                          rows=rows, ineligible=model.ineligible, offset=model.offset)
+
+
+def with_columns_held(model: CompiledModel, hold: np.ndarray, x: np.ndarray) -> CompiledModel:
+    """``model`` with the columns ``hold`` (a mask) fixed at their rounded value in ``x``, within their
+    bounds: the small models that re-solve around a plan (next-parcel prices, the primal engine's
+    neighbourhoods)."""
+    lo, hi = model.col_lo.copy(), model.col_hi.copy()
+    lo[hold] = hi[hold] = np.clip(np.round(x[hold]), model.col_lo[hold], model.col_hi[hold])
+    return replace(model, col_lo=lo, col_hi=hi)

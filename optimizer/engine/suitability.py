@@ -27,7 +27,7 @@ import shapely
 
 from optimizer.engine.errors import InputError
 from optimizer.engine.files import sha256_file
-from optimizer.engine.layers import check_crs, check_geometry, check_near_parcels, open_layer, parcel_extent
+from optimizer.engine.layers import read_scenario_layer
 from optimizer.engine.raster import raster_values
 from optimizer.engine.scenario import LoadedScenario
 from optimizer.engine.suitability_schema import Criterion, DistanceSource, UseSuitability
@@ -110,14 +110,8 @@ def _layer(d: DistanceSource, key: str, p: _Parcels) -> gpd.GeoDataFrame:
     path = loaded.resolve(d.layer, f"{key}.layer")
     memo = (str(path.resolve()), d.layer_name)
     if memo not in p.layers:
-        label, what = str(path), "suitability layer"
-        gdf = open_layer(path, d.layer_name, None, what=what, fix=f"check {key}.layer in {loaded.label}",
-                         layer_key=f"{key}.layer_name")
-        check_crs(gdf, label, what)
-        gdf = check_geometry(gdf, label, what, "any", repair=loaded.scenario.parcels.repair)
+        gdf = read_scenario_layer(loaded, d.layer, f"{key}.layer", d.layer_name, "suitability layer")
         gdf = gdf[gdf.geometry.notna() & ~gdf.geometry.is_empty]
-        src = loaded.scenario.parcels
-        check_near_parcels(gdf, label, what, parcel_extent(loaded.resolve(src.path, "parcels.path"), src.layer), False)
         p.layers[memo] = gdf.to_crs(p.geometry.crs)
         p.inputs[memo[0]] = path
     return p.layers[memo]

@@ -33,3 +33,10 @@ def number(value: float, lang: str, digits: int = 2) -> str:
     """A number as a planner reads it: 1,234.56 in English, 1.234,56 in Vietnamese."""
     text = f"{value:,.{digits}f}"
     return text.translate(str.maketrans(",.", ".,")) if lang == "vi" else text
+
+
+def fold(text: Any) -> str:
+    """A name as a person matches it by eye: no accents (đ → d), lower case, letters and digits only —
+    ``Tên_Xã`` == ``TENXA``, ``Cao Bằng`` == ``caobang``."""
+    decomposed = unicodedata.normalize("NFD", str(text)).replace("đ", "d").replace("Đ", "D")
+    return "".join(ch for ch in decomposed.lower() if ch.isalnum() and not unicodedata.combining(ch))

@@ -14,7 +14,6 @@ is a warning with the fix (assign the EPSG code in QGIS).
 from __future__ import annotations
 
 import functools
-import unicodedata
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +24,7 @@ from pyproj.crs import ProjectedCRS
 from pyproj.crs.coordinate_operation import TransverseMercatorConversion
 
 from optimizer.engine.errors import InputError
+from optimizer.engine.text import fold
 
 PROVINCES_FILE = Path(__file__).resolve().parents[1] / "engine" / "data" / "vn2000_provinces.yaml"
 _TM3_EPSG = range(9205, 9219)  # VN-2000 / TM-3 zones EPSG publishes (103°00′ … 108°30′)
@@ -41,11 +41,6 @@ def _tm3_by_meridian() -> dict[float, int]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # pyproj: "lose information converting to PROJ": we read lon_0 only
         return {round(CRS.from_epsg(c).to_dict()["lon_0"], 4): c for c in _TM3_EPSG}
-
-
-def _plain(text: str) -> str:
-    return "".join(ch for ch in unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D")).lower()
-                   if ch.isalnum() and not unicodedata.combining(ch))
 
 
 def tm3(lon_0: float) -> tuple[CRS, str]:
@@ -106,7 +101,7 @@ def choose_crs(layer_crs: CRS, lonlat_centre: tuple[float, float], flag: str | N
         return MeasuringCrs(crs, flag if flag.upper().startswith("EPSG:") else crs.to_wkt(),
                             f"{crs.name}, chosen with --crs", notes)
     if province:
-        match = [p for p in provinces() if _plain(p) == _plain(province)]
+        match = [p for p in provinces() if fold(p) == fold(province)]
         if not match:
             raise InputError(label, "--province", f"{province!r} is not in the table of VN-2000 central meridians",
                              f"name one of: {', '.join(provinces())}, or give --crs")

@@ -8,12 +8,12 @@ still matches its full form.
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 
 import pandas as pd
 
 from optimizer.engine.errors import InputError
+from optimizer.engine.text import fold
 
 # role → names in order of preference (already folded: lower case, no accents, letters and digits only)
 CANDIDATES: dict[str, tuple[str, ...]] = {
@@ -26,12 +26,6 @@ CANDIDATES: dict[str, tuple[str, ...]] = {
 }
 ROLES_VI = {"id": "số thửa", "sheet": "số tờ", "current_use": "mã loại đất", "commune": "xã", "area_m2": "diện tích (m²)"}
 FLAGS = {"id": "--id-field", "current_use": "--use-field", "commune": "--commune-field", "area_m2": "--area-field"}
-
-
-def fold(name: str) -> str:
-    """A field name as compared: no accents (đ → d), lower case, letters and digits only."""
-    text = unicodedata.normalize("NFD", str(name)).replace("đ", "d").replace("Đ", "D")
-    return "".join(ch for ch in text.lower() if ch.isalnum() and not unicodedata.combining(ch))
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from dataclasses import replace
 import numpy as np
 import scipy.sparse as sp
 
-from optimizer.engine.model import CompiledModel
+from optimizer.engine.model import CompiledModel, with_columns_held
 from optimizer.engine.scenario import SolverSettings
 from optimizer.engine.solvers.base import Adapter, SolveResult
 
@@ -65,10 +65,7 @@ class Neighbourhoods:
 
 def fixed_around(model: CompiledModel, centre: np.ndarray, free: np.ndarray) -> CompiledModel:
     """``model`` with every integer column outside ``free`` held at its rounded value in ``centre``."""
-    hold = model.integer & ~free
-    lo, hi = model.col_lo.copy(), model.col_hi.copy()
-    lo[hold] = hi[hold] = np.clip(np.round(centre[hold]), model.col_lo[hold], model.col_hi[hold])
-    return replace(model, col_lo=lo, col_hi=hi)
+    return with_columns_held(model, model.integer & ~free, centre)
 
 
 SUB_MIP_OPTIONS = {"mip_heuristic_effort": 0.0}
