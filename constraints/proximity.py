@@ -38,6 +38,7 @@ import shapely
 from pydantic import Field, StrictStr, model_validator
 
 from optimizer.engine.errors import InputError
+from optimizer.engine.geometry import nearest_distance
 from optimizer.engine.scenario import Code
 from optimizer.engine.text import nfc_array, nfc_str
 
@@ -169,16 +170,6 @@ class Proximity(Family):
                     out.append(Screen(uniq[keep], u, reasons[keep]))
         return out
 
-    @staticmethod
-    def distances(targets: np.ndarray, geoms: np.ndarray) -> np.ndarray:
-        """Nearest distance (m) from each geometry to any of ``targets``."""
-        if len(geoms) == 0:
-            return np.zeros(0)
-        idx, dist = shapely.STRtree(targets).query_nearest(geoms, return_distance=True, all_matches=False)
-        out = np.full(len(geoms), np.inf)
-        np.minimum.at(out, idx[0], dist)
-        return out
-
     def verify(self, ctx: VerifyContext) -> list[Violation]:
         alloc = ctx.allocation
         changed = alloc["changed"].to_numpy(dtype=bool)
@@ -189,7 +180,7 @@ class Proximity(Family):
             if not len(sel):
                 continue
             targets, _, label = self._targets(k, alloc.crs)
-            d = self.distances(targets, alloc.geometry.to_numpy()[sel])
+            d = nearest_distance(alloc.geometry.to_numpy()[sel], targets, missing=np.inf)
             ids = alloc["parcel_id"].to_numpy()
             if rule.within_km is not None:
                 bad = d > 1000.0 * rule.within_km + TOL_M

@@ -24,10 +24,18 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 LANGS = ("vi", "en")
 
 
-def strings(lang: str) -> dict[str, Any]:
+def strings(lang: str, admin_level: str = "district") -> dict[str, Any]:
+    """The report's words in ``lang``. Where the parcels' ``district`` field holds communes (scenario
+    ``parcels.admin_level: commune``), the words of ``commune_level`` replace those naming districts, so
+    a table of communes is never titled by district."""
     if lang not in LANGS:
         raise ValueError(f"unknown language {lang!r}; use one of {', '.join(LANGS)}")
-    return yaml.safe_load((TEMPLATES / f"strings.{lang}.yaml").read_text(encoding="utf-8"))
+    T = yaml.safe_load((TEMPLATES / f"strings.{lang}.yaml").read_text(encoding="utf-8"))
+    commune_words = T.pop("commune_level")
+    if admin_level == "commune":
+        for key, words in commune_words.items():
+            T[key] = {**T[key], **words} if isinstance(words, dict) else words
+    return T
 
 
 # --- formatting ----------------------------------------------------------------------------------------

@@ -62,11 +62,12 @@ def _difference_figure(comparison: Comparison, lang: str):
     """Run B's parcels by difference kind over its 2025 communes, with its places, titled with both
     runs (the file stands alone)."""
     a, b = comparison.a, comparison.b
-    T = strings(lang)
+    data = RunData(run_dir=Path(b.label), run=b.run, plan=b.plan, loaded=None)
+    T = strings(lang, data.admin_level)
     plan = b.plan.merge(comparison.diff[["parcel_id", "kind"]], on="parcel_id", how="inner")
     counts = {k: int(v) for k, v in comparison.summary["parcels"].items()}
     crs_text = crs_label(CRS.from_user_input(b.plan.crs)) if b.plan.crs is not None else ""
     title = f"A: {a.run.get('scenario_name')} ({Path(a.label).name})  —  B: {b.run.get('scenario_name')} ({Path(b.label).name})"
-    ctx = MapContext.of(RunData(run_dir=Path(b.label), run=b.run, plan=b.plan, loaded=None), lang, T)
+    ctx = MapContext.of(data, lang, T)
     return difference_figure(plan, plan["kind"].tolist(), counts, lang, T, crs_text, ctx.units, ctx.province,
                              ctx.places, title=title)[0]

@@ -61,6 +61,11 @@ class RunData:
         return self.run.get("scenario") or {}
 
     @property
+    def admin_level(self) -> str:
+        """What the plan's ``district`` column holds: ``district`` or ``commune`` (scenario ``parcels.admin_level``)."""
+        return (self.scenario.get("parcels") or {}).get("admin_level", "district")
+
+    @property
     def metadata(self) -> dict:
         return self.scenario.get("metadata") or {}
 

@@ -355,7 +355,7 @@ def _maps(data: RunData, lang: str, T: dict, lu: pd.DataFrame, crs_text: str, ct
 def build_document(data: RunData, lang: str = "vi", compare: RunData | None = None, dpi: int = maps.DPI) -> Document:
     """The whole report for one run (and optionally a second run to compare with). The Interactive
     block is rendered by the HTML only; PDF and DOCX skip it. ``dpi``: of the static maps."""
-    T = strings(lang)
+    T = strings(lang, data.admin_level)
     lu = metrics.land_use_table(data.run)
     crs_text = crs_label(data.crs)
     meta, warnings = _general(data, lang, T, crs_text)

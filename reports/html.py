@@ -25,7 +25,7 @@ from optimizer.workflows.metrics import ordered_codes
 from optimizer.workflows.plan_figures import plan_periods
 from reports.blocks import TEMPLATES, Bullets, Document, Figure, Interactive, KeyValues, Para, Table, strip_scheme
 from reports.data import COMMUNE_FIELD, RunData, dissolve_by
-from reports.labels import reason_text, zone_rule_label
+from reports.labels import reason_text, units_legend, zone_rule_label
 from reports.mapkit import zone_kind
 
 VENDOR = Path(__file__).resolve().parent / "vendor"
@@ -119,7 +119,7 @@ def map_payload(block: Interactive, doc: Document) -> dict:
         d = block.units.gdf.to_crs(4326)
         d = d.assign(_label=d[block.units.label].astype(str) if block.units.label else "")
         payload["units"] = _fc(d, {"label": "_label"})
-        payload["text"]["map_layer_districts"] = T["map_communes" if block.units.label == COMMUNE_FIELD else "map_districts"]
+        payload["text"]["map_layer_districts"] = units_legend(block.units, T)
     if block.zones is not None and len(block.zones.gdf):
         z = block.zones
         g = z.gdf.to_crs(4326)

@@ -22,6 +22,7 @@ import geopandas as gpd
 
 from optimizer.engine.reasons import reason_vi, zone_class_vi
 from reports.blocks import num
+from reports.data import COMMUNE_FIELD
 
 QUOTED = re.compile(r"(\"[^\"]*\"|“[^”]*”)")
 EN_NUMBER = re.compile(r"(?<![\d.,])(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+\.\d+)(?![\d.,]*\d)")
@@ -92,6 +93,12 @@ def zone_rule_label(cls: str, rule: dict, T: dict, lang: str) -> str:
 
 def reason_text(reason: str, lang: str) -> str:
     return reason_vi(reason) if lang == "vi" else reason
+
+
+def units_legend(units, T: dict) -> str:
+    """The legend of the administrative units a map draws (``reports.context.MapContext.units``): the 2025
+    communes, else the unit of the parcels' district field, worded by ``parcels.admin_level``."""
+    return T["map_communes" if units.label == COMMUNE_FIELD else "map_districts"]
 
 
 def former_district(name: str, T: dict) -> str:

@@ -24,7 +24,7 @@ from matplotlib.patches import Patch, Rectangle  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
 
 from reports.data import Layer, Zones  # noqa: E402
-from reports.labels import zone_rule_label  # noqa: E402
+from reports.labels import units_legend, zone_rule_label  # noqa: E402
 
 WIDTH_IN = 7.0
 DPI = 200
@@ -263,10 +263,11 @@ def draw_zones(ax, zones: Zones | None, T: dict, lang: str, handles: list, linew
 
 
 def draw_boundaries(ax, communes: Layer | None, province, T: dict, handles: list, line: dict | None = None) -> None:
-    """2025 commune boundaries (thin) and the province outline."""
+    """The administrative units' boundaries (thin: the 2025 communes, or the parcels' own unit) and the
+    province outline."""
     if communes is not None and len(communes.gdf):
         communes.gdf.boundary.plot(ax=ax, zorder=7, **(line or COMMUNE_LINE))
-        handles.append(Line2D([], [], label=T["map_communes"], **(line or COMMUNE_LINE)))
+        handles.append(Line2D([], [], label=units_legend(communes, T), **(line or COMMUNE_LINE)))
     if province is not None:
         gpd.GeoSeries([province], crs=None).boundary.plot(ax=ax, zorder=7, **PROVINCE_LINE)
         handles.append(Line2D([], [], label=T["map_province"], **PROVINCE_LINE))

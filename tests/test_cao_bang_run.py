@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import geopandas as gpd
 import pytest
@@ -67,6 +68,31 @@ def test_plan_figures_from_geometry(run):
     # resettlement capacity covers the displaced households in every district
     for row in r["resettlement"]:
         assert row["capacity_households"] >= row["displaced_households"] - 1e-6
+
+
+def test_report_keeps_naming_the_former_districts(run, tmp_path):
+    """The Cao Bằng parcels' district field holds the districts before 1 July 2025 (no parcels.admin_level:
+    district, the default), so the council report keeps calling them former districts (huyện cũ) in both
+    languages, where the department example's communes are named as communes (tests/test_department_example.py)."""
+    from reports.data import load_run
+    from reports.document import build_document
+    from reports.html import write_pdf
+
+    from .test_reports import pdf_text
+
+    data = load_run(run[0])
+    assert data.admin_level == "district"
+    phrases = {"vi": [r"Từ ngày 01/7/2025 không còn cấp huyện", r"trong \d+ huyện cũ có di dời",
+                      r"Tái định cư trong huyện [^()]+ \(cũ\)", r"tái định cư trong huyện \(cũ\) nơi ở của các hộ",
+                      r"Thuộc tính từ dữ liệu thực huyện \(trước 01/7/2025\)"],
+               "en": [r"Since 1 July 2025 there are no districts", r"within each of the \d+ former districts",
+                      r"Resettlement within Huyện [^()]+ \(former district\)", r"within their \(former\) district",
+                      r"Attributes from real data district \(before 1 July 2025\)"]}
+    for lang, wanted in phrases.items():
+        write_pdf(build_document(data, lang, dpi=60), tmp_path / f"report_{lang}.pdf")
+        text = pdf_text(tmp_path / f"report_{lang}.pdf")
+        for phrase in wanted:
+            assert re.search(phrase, text), (lang, phrase)
 
 
 # ---------------------------------------------------------------- cao_bang_2030: every family, named sites

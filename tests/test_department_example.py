@@ -8,6 +8,7 @@ import json
 import re
 import shlex
 import subprocess
+import unicodedata
 from pathlib import Path
 
 import geopandas as gpd
@@ -15,6 +16,7 @@ import numpy as np
 import pyogrio
 import rasterio
 import shapely
+import yaml
 
 from instances.department.build import build
 
@@ -47,7 +49,8 @@ def _walkthrough() -> list[list[str]]:
 def test_readme_walkthrough_from_raw_layers_to_council_report(cli, tmp_path, monkeypatch):
     """Every `landalloc` line of the README block, in order, from a folder where `instances/` is the
     repository's: all exit 0. The filled-in scenario's plan meets its bands by the output geometry's own
-    areas, keeps the protection zone untouched, and the report's PDF carries the decoded commune names."""
+    areas, keeps the protection zone untouched, and the report's PDF carries the decoded commune names under
+    the commune's name for the unit (vi and en)."""
     (tmp_path / "instances").symlink_to(ROOT / "instances")
     monkeypatch.chdir(tmp_path)
     commands = _walkthrough()
@@ -69,3 +72,25 @@ def test_readme_walkthrough_from_raw_layers_to_council_report(cli, tmp_path, mon
     text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
     for commune in ("Xã Hưng Đạo", "Xã Bạch Đằng", "Xã Hồng Việt"):
         assert re.search(r"\s+".join(map(re.escape, commune.split())), text), commune
+    # The layer's unit field is a commune's (TenXa): init wrote parcels.admin_level: commune, and the table by
+    # administrative unit is titled and headed by commune (xã), in both languages, with no district (huyện)
+    # left in the text; the Cao Bằng reports, whose field holds the former districts, keep them
+    # (tests/test_cao_bang_run.py).
+    skeleton = yaml.safe_load((tmp_path / "work" / "department" / "scenario.yaml").read_text(encoding="utf-8"))
+    assert skeleton["parcels"]["admin_level"] == "commune"
+    r = cli("report", "runs/department", "--lang", "en", "--format", "pdf", "--out", "runs/department/report")
+    assert r.exit_code == 0, r.output
+    _assert_table_by_commune(text, "vi")
+    _assert_table_by_commune(subprocess.run(["pdftotext", str(tmp_path / "runs" / "department" / "report" / "report_en.pdf"),
+                                             "-"], capture_output=True, text=True, check=True).stdout, "en")
+
+
+def _assert_table_by_commune(pdf_text: str, lang: str) -> None:
+    caption, header, district = {"vi": (r"Bảng \d+\. Diện tích chuyển mục đích theo đơn vị hành chính cấp xã ", "Xã", "huyện"),
+                                 "en": (r"Table \d+\. Converted area by commune ", "Commune", "district")}[lang]
+    text = unicodedata.normalize("NFC", pdf_text)
+    flat = re.sub(r"\s+", " ", text)
+    assert re.search(caption, flat) and re.search(f"^{header}$", text, re.M), lang
+    assert district not in flat.lower(), lang
+
+

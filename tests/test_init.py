@@ -158,6 +158,23 @@ def test_fields_by_name_and_by_flag(cli, tmp_path):
     assert f["current_use"] == {"field": "HT2024", "found_by": "flag"} and f["commune"]["found_by"] == "flag"
 
 
+def test_admin_level_follows_the_unit_field(cli, tmp_path):
+    """parcels.admin_level says what fills the district column, so the report names its tables after it:
+    a commune field (TenXa, or any name not a district's) → commune; a district field (Huyen, TEN_HUYEN,
+    District) → district."""
+    from optimizer.workflows.init_fields import admin_level
+
+    assert [admin_level(f) for f in ("TenXa", "ten_xa", "DonVi", "Huyện", "TEN_HUYEN", "district_name")] == \
+        ["commune", "commune", "commune", "district", "district", "district"]
+    for name, level in (("TenXa", "commune"), ("Huyen", "district")):
+        path = tmp_path / f"{name}.gpkg"
+        cadastral_layer().rename(columns={"TenXa": name}).to_file(path, layer="parcels")
+        r = cli("init", path, "--out", tmp_path / name, "--commune-field", name)
+        assert r.exit_code == 0, r.output
+        parcels = yaml.safe_load((tmp_path / name / "scenario.yaml").read_text(encoding="utf-8"))["parcels"]
+        assert parcels["fields"]["district"] == name and parcels["admin_level"] == level
+
+
 def test_tcvn3_attribute_table_decoded(cli, tmp_path):
     """A TCVN3 .dbf without .cpg: detected from the text (or named with --encoding) and decoded."""
     gdf = cadastral_layer()

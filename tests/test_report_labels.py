@@ -106,3 +106,37 @@ def test_attribute_names_in_words():
     assert fields_text(["suit_industry", "is_forest", "households", "suit_fishing"], T) == \
         "mức độ thích hợp cho khu công nghiệp, là đất rừng, số hộ dân, mức độ thích hợp (fishing)"
     assert set(strings("vi")) == set(strings("en"))  # every string in both languages
+
+
+def test_commune_level_words_replace_every_district_word():
+    """parcels.admin_level: commune swaps the words naming districts for the commune's, in both languages,
+    and adds none: a key misspelt under commune_level would otherwise never reach the report."""
+    from reports.blocks import LANGS, strings
+
+    replaced = {"admin_units_text", "former_district", "reg_caption_district", "reg_caption_former_district",
+                "reg_district", "map_districts", "pop_district", "units_district", "res_region_district",
+                "sheet_districts", "field_names"}
+    for lang in LANGS:
+        district, commune = strings(lang), strings(lang, "commune")
+        assert set(commune) == set(district) and set(commune["field_names"]) == set(district["field_names"]), lang
+        assert {k for k in district if commune[k] != district[k]} == replaced, lang
+        assert [k for k in district["field_names"] if commune["field_names"][k] != district["field_names"][k]] == ["district"]
+    vi, en = strings("vi", "commune"), strings("en", "commune")
+    assert (vi["reg_district"], en["reg_district"], vi["former_district"].format(name="Xã Hưng Đạo")) == \
+        ("Xã", "Commune", "Xã Hưng Đạo")
+
+
+def test_unit_boundaries_are_named_after_the_layer_drawn():
+    """Maps name the unit layer they draw: the 2025 communes as such, else the parcels' own unit in the
+    words of parcels.admin_level (the department's communes.gpkg, labelled by TenXa: communes)."""
+    import geopandas as gpd
+
+    from reports.blocks import strings
+    from reports.data import Layer
+    from reports.labels import units_legend
+
+    empty = gpd.GeoDataFrame(geometry=[])
+    vi, vi_commune = strings("vi"), strings("vi", "commune")
+    assert units_legend(Layer(empty, "commune_2025", "parcels"), vi_commune) == "Ranh giới xã, phường (2025)"
+    assert units_legend(Layer(empty, "TenXa", "communes.gpkg"), vi_commune) == "Ranh giới xã"
+    assert units_legend(Layer(empty, "district", "parcels"), vi) == "Ranh giới huyện (trước 01/7/2025)"

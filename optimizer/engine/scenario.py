@@ -70,6 +70,9 @@ class ParcelSource(_Strict):
     path: str
     layer: str | None = None
     fields: FieldMap = FieldMap()
+    admin_level: Literal["district", "commune"] = Field(
+        "district", description="the unit `fields.district` holds: pre-2025 districts, or communes (since 1 July 2025 "
+        "provinces and communes only); the report names its tables and maps after it")
     cadastral: CadastralReading | None = Field(None, description="read a land office's layer: codes, parcel ids")
     adjacency: Literal["rook", "queen"] = "rook"
     encoding: str | None = Field(None, description="text encoding of a Shapefile's .dbf when not UTF-8: cp1258 or tcvn3 "

@@ -27,6 +27,7 @@ import shapely
 
 from optimizer.engine.errors import InputError
 from optimizer.engine.files import sha256_file
+from optimizer.engine.geometry import nearest_distance
 from optimizer.engine.layers import read_scenario_layer
 from optimizer.engine.raster import raster_values
 from optimizer.engine.scenario import LoadedScenario
@@ -131,27 +132,17 @@ def _distance(d: DistanceSource, key: str, p: _Parcels) -> np.ndarray:
         raise InputError(label, f"{key}.where", f"no feature has {d.where}", "check the field values in the layer")
     origin = p.centroids() if d.origin == "centroid" else p.geometry.to_numpy()
     if d.match is None:
-        groups = [(np.ones(len(origin), bool), gdf)]
-    else:
-        (feature_field, parcel_field), = d.match.items()
-        own = p.field_values(parcel_field, f"{key}.match", numeric=False)
-        feature_value = _texts(gdf[feature_field])
-        groups = []
-        for v in sorted(set(own)):
-            feats = gdf[feature_value == v]
-            if not len(feats):
-                raise InputError(label, feature_field, f"no feature has {feature_field} = {v!r}, which "
-                                 f"{int((own == v).sum())} parcel(s) have in {parcel_field} (needed by {key}.match)",
-                                 "add the feature or correct the values")
-            groups.append((own == v, feats))
-    out = np.full(len(origin), np.nan)
-    for sel, feats in groups:
-        tree = shapely.STRtree(feats.geometry.to_numpy())
-        (i, _), dist = tree.query_nearest(origin[sel], return_distance=True, all_matches=False)
-        part = np.full(int(sel.sum()), np.nan)
-        part[i] = dist
-        out[sel] = part
-    return out
+        return nearest_distance(origin, gdf.geometry.to_numpy())
+    (feature_field, parcel_field), = d.match.items()
+    own = p.field_values(parcel_field, f"{key}.match", numeric=False)
+    feature_value = _texts(gdf[feature_field])
+    unmatched = sorted(set(own) - set(feature_value))
+    if unmatched:
+        v = unmatched[0]
+        raise InputError(label, feature_field, f"no feature has {feature_field} = {v!r}, which "
+                         f"{int((own == v).sum())} parcel(s) have in {parcel_field} (needed by {key}.match)",
+                         "add the feature or correct the values")
+    return nearest_distance(origin, gdf.geometry.to_numpy(), own, feature_value)
 
 
 def _raw(c: Criterion, key: str, p: _Parcels) -> np.ndarray:

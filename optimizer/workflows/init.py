@@ -31,7 +31,7 @@ from optimizer.engine.layers import check_crs, check_file, check_geometry, is_te
 from optimizer.engine.rundir import dumps
 from optimizer.engine.vn_encodings import ENCODINGS, canonical, guess, shapefile_declared
 from optimizer.workflows.init_crs import choose_crs
-from optimizer.workflows.init_fields import choose_fields, parcel_id
+from optimizer.workflows.init_fields import admin_level, choose_fields, parcel_id
 from optimizer.workflows.init_scenario import Skeleton, render
 
 AREA_DISAGREEMENT = 0.05
@@ -123,6 +123,7 @@ def init_project(parcels: Path, out: Path, *, id_field: str | None = None, use_f
         name=_name(parcels), source=parcels.name,
         parcels_path=_path_from(out, parcels), layer=layer, encoding=enc,
         fields={"id": ID_FIELD if id_from else chosen["id"].field, "current_use": use_col, "district": commune_col},
+        admin_level=admin_level(commune_col),
         id_from=id_from, repair=bool(notes), crs_name=measuring.name, crs_why=measuring.why,
         codes_present={c: a for c, a in codes_area.items() if c not in unmapped}, unmapped=unmapped,
         allocate=allocate, total_ha=float(area_ha.sum()), largest_parcel_ha=float(area_ha.max()),

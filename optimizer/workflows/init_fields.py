@@ -28,6 +28,14 @@ ROLES_VI = {"id": "số thửa", "sheet": "số tờ", "current_use": "mã loạ
 FLAGS = {"id": "--id-field", "current_use": "--use-field", "commune": "--commune-field", "area_m2": "--area-field"}
 
 
+def admin_level(field: str) -> str:
+    """The unit the commune role's field holds, as the scenario's ``parcels.admin_level`` says it:
+    ``district`` when it is named as a district's (Huyen, TenHuyen, district_name), else ``commune`` —
+    since 1 July 2025 Vietnam has provinces and communes only, so a land office's layer carries communes."""
+    folded = fold(field)
+    return "district" if "huyen" in folded or "district" in folded else "commune"
+
+
 @dataclass(frozen=True)
 class FieldChoice:
     role: str

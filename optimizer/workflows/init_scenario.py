@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from optimizer.engine.land_codes import national_classification
 
 UNMAPPED_COLOUR = "#ff00ff"
+ADMIN_WORDS = {"commune": ("communes", "xã"), "district": ("districts (before 1 July 2025)", "huyện")}
+"""parcels.admin_level → (what the field holds, the unit in Vietnamese), for the skeleton's comment"""
 
 
 def q(value) -> str:
@@ -32,6 +34,8 @@ class Skeleton:
     layer: str | None
     encoding: str | None
     fields: dict[str, str]
+    admin_level: str
+    """what ``fields["district"]`` holds: commune or district (init_fields.admin_level)"""
     id_from: list[str] | None
     repair: bool
     crs_name: str
@@ -80,6 +84,8 @@ def render(s: Skeleton) -> str:
     f = s.fields
     lines += [
         f"  fields: {{id: {q(f['id'])}, current_use: {q(f['current_use'])}, district: {q(f['district'])}}}",
+        f"  admin_level: {s.admin_level}   # {f['district']} holds {ADMIN_WORDS[s.admin_level][0]}; the report names its "
+        f"tables by it / đơn vị hành chính: {ADMIN_WORDS[s.admin_level][1]}",
         "  # How the land office's layer is read: current-use codes through the national classification",
         "  # (Circular 08/2024/TT-BTNMT) and the crosswalk of earlier codes (BHK → HNK, LNQ → CLN, RST → RSX …);",
         "  # a combined code such as ONT+CLN or LUK/LUC is read as its FIRST code, the others are kept in",

@@ -26,6 +26,7 @@ from constraints._api import VerifyContext, tolerance
 from constraints.adjacency_conflict import ConflictRule
 from constraints.land_balance import GROUPS
 from constraints.resettlement import Resettlement
+from optimizer.engine.geometry import nearest_distance
 from optimizer.workflows.metrics import TOTAL, ordered_codes, vi_sort_key
 
 COMPLIANCE_COLUMNS = ["section", "key", "period", "unit", "lo", "hi", "value", "met", "margin", "source", "detail"]
@@ -201,9 +202,7 @@ def _nearest_km(parcels: gpd.GeoDataFrame, zones: gpd.GeoDataFrame) -> float | N
     """The smallest distance (km) between any of ``parcels`` and any zone; None without parcels or zones."""
     if not len(parcels) or not len(zones):
         return None
-    tree = shapely.STRtree(zones.geometry.to_numpy())
-    _, dist = tree.query_nearest(parcels.geometry.to_numpy(), return_distance=True, all_matches=False)
-    return float(np.min(dist)) / 1000.0
+    return float(nearest_distance(parcels.geometry.to_numpy(), zones.geometry.to_numpy(), missing=np.inf).min()) / 1000.0
 
 
 def exclusion_table(scenario: dict, plan: gpd.GeoDataFrame, read_zones: ZoneReader, period: str | None = None) -> pd.DataFrame:
