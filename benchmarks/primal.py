@@ -3,6 +3,9 @@ each solve in its own process (as ``benchmarks/solve_one.py``), one JSON row per
 
     python -m benchmarks.primal --cases syn10k-compactness syn10k-sites --time-limit 60 --out /tmp/primal.json
 
+The time limit is multiplied by the case's factor (the issue's targets: 10k parcels 60 s, 30k 180 s,
+100k compactness 600 s). ``--instances DIR`` keeps the generated synthetic instances for a later run.
+
 ``before``: the solver alone from the problem's first plan (what ``landalloc solve`` did before the
 engine); ``after``: ``optimizer.engine.primal.engine.solve`` (what it does now). Figures: time to each
 gap of the trace, the final objective (completed, the plan's true value) and bound, and who found
@@ -24,10 +27,16 @@ from .solve_one import time_to_gap
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "instances" / "cao_bang" / "scenarios"
-CASES = {  # name → (scenario or synthetic size, benchmark family, time-limit factor)
+CASES = {  # name → (scenario or synthetic size, benchmark family, time-limit factor); "all": sites + compactness
     "syn10k-compactness": (10_000, "compactness", 1.0),
+    "syn30k-compactness": (30_000, "compactness", 3.0),
+    "syn100k-compactness": (100_000, "compactness", 10.0),
     "syn10k-sites": (10_000, "sites", 1.0),
+    "syn30k-sites": (30_000, "sites", 3.0),
+    "syn10k-all": (10_000, "all", 1.0),
+    "syn30k-all": (30_000, "all", 3.0),
     "syn100k-core": (100_000, "core", 1.0),
+    "bez_2030": ("bez_2030", None, 1.0),
     "cao_bang_2030_quick": ("cao_bang_2030_quick", None, 1.0),
     "cao_bang_2030": ("cao_bang_2030", None, 1.0),
     "cao_bang_2030_compact": ("cao_bang_2030_compact", None, 1.0),
@@ -83,6 +92,8 @@ def main() -> None:
     ap.add_argument("--gap", type=float, default=0.005)
     ap.add_argument("--variants", nargs="+", choices=("before", "after"), default=["before", "after"])
     ap.add_argument("--out", type=Path, default=Path("benchmarks/primal.json"))
+    ap.add_argument("--instances", type=Path, help="where the synthetic instances are written and reused "
+                    "(default: a temporary folder)")
     ap.add_argument("--child", nargs=3, metavar=("SCENARIO", "OVERRIDES", "VARIANT"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -92,7 +103,7 @@ def main() -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     with tempfile.TemporaryDirectory() as tmp:
         for case in args.cases:
-            scenario, overrides, factor = scenario_of(case, Path(tmp))
+            scenario, overrides, factor = scenario_of(case, args.instances or Path(tmp))
             limit = args.time_limit * factor
             overrides = {**overrides, "solver.time_limit": limit, "solver.gap": args.gap, "solver.threads": 1}
             for variant in args.variants:

@@ -31,14 +31,14 @@ BANDS = {"2030": {"SKK": (3, 3), "TMD": (1, 2)}, "2050": {"SKK": (4, 5), "TMD": 
 WEIGHT = {"2030": 1.0, "2050": 0.5}
 
 
-def plans(period):
+def plans(period, bands=BANDS):
     """Every plan of one period that meets its bands: dict parcel → use (None = keep)."""
     out = []
     for combo in itertools.product([None, "SKK", "TMD"], repeat=6):
         plan = dict(zip(range(1, 7), combo))
         if any(u is not None and p not in VALUE[u] for p, u in plan.items()):
             continue
-        if all(lo <= sum(AREA[p] for p, u in plan.items() if u == use) <= hi for use, (lo, hi) in BANDS[period].items()):
+        if all(lo <= sum(AREA[p] for p, u in plan.items() if u == use) <= hi for use, (lo, hi) in bands[period].items()):
             out.append(plan)
     return out
 

@@ -33,7 +33,7 @@ from optimizer.engine.files import sha256_file
 from optimizer.engine.instance import Instance, load_instance
 from optimizer.engine.model import CompiledModel
 from optimizer.engine.phasing import compile_phased, solve_myopic
-from optimizer.engine.primal.plans import completed
+from optimizer.engine.primal.plans import Polish, completed
 from optimizer.engine.reachability import reachability
 from optimizer.engine.rundir import write_run_dir
 from optimizer.engine.scenario import LoadedScenario, SolverSettings
@@ -68,6 +68,8 @@ class Problem(Protocol):
     settings: SolverSettings
     timings: dict[str, float]
     """``load_s``, ``compile_s`` and any other preparation the problem timed"""
+    polish: Polish | None
+    """the problem's own local search, which the primal engine runs on each plan it finds (None: none)"""
 
     def describe(self) -> dict:
         """run.json keys known before solving: model size, notes, reachability, inputs."""
@@ -129,6 +131,7 @@ class ParcelProblem:
     """What single-period and phased scenarios share: parcels with geometry, families, a GeoPackage plan."""
 
     kind: ClassVar[str]
+    polish: ClassVar[None] = None
 
     def __init__(self, loaded: LoadedScenario, settings: SolverSettings):
         self.loaded, self.settings, self.timings = loaded, settings, {}

@@ -194,13 +194,15 @@ def _solve(problem: Problem, settings: SolverSettings, log: Callable[[str], None
         return no_plan(INFEASIBLE, "pre-solve reachability"), None
     engine = adapter.features.warm_start and settings.warm_start
     start, warm = problem.initial_plan(log) if engine else (None, None)
+    if warm and warm.get("within_time_limit"):  # a heuristic start is part of the solve, not time on top of it
+        settings = settings.model_copy(update={"time_limit": max(settings.time_limit - warm["time_s"], 0.5)})
     model = problem.model
     log(f"solving {model.n_cols:,} columns × {model.n_rows:,} rows with {adapter.name} "
         f"(time limit {settings.time_limit:g} s, gap {settings.gap:g}; Ctrl-C keeps the best plan so far)")
     try:
         if engine:
             return primal.solve(adapter, model, settings, problem.complete, start=start, on_progress=on_progress,
-                                log=log), warm
+                                log=log, polish=problem.polish), warm
         return adapter.solve(model, settings, on_progress=on_progress), warm
     except KeyboardInterrupt:
         # adapters with the ``interrupt`` feature return their incumbent themselves; this is the rest

@@ -153,11 +153,19 @@ class MarxanModel:
         return x
 
 
+def labels(*pieces) -> np.ndarray:
+    """Column and row labels joined from id arrays and separator strings: ``labels(i, "-", j)`` → "3-4".
+    Python's string formatting, not ``np.char`` (which took 3 of the 3.5 s of a 40,000-unit model's build)."""
+    parts = [p if isinstance(p, str) else np.asarray(p).tolist() for p in pieces]
+    fmt = "".join(p.replace("{", "{{").replace("}", "}}") if isinstance(p, str) else "{}" for p in parts)
+    return np.array([fmt.format(*row) for row in zip(*(p for p in parts if not isinstance(p, str)))], dtype=object)
+
+
 def _x_columns(p: MarxanProject, mb: ModelBuilder) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     allowed = p.allowed
     xi, xz = np.nonzero(allowed)                       # row-major: by PU, then zone order
     cost = p.zone_costs[xi, xz]
-    keys = np.char.add(np.char.add(p.pu_ids[xi].astype(str), ":"), p.zone_ids[xz].astype(str))
+    keys = labels(p.pu_ids[xi], ":", p.zone_ids[xz])
     cols = mb.add_columns("x", keys, parcel=xi, use=np.array(p.zone_names, dtype=object)[xz], cost=cost,
                           lo=0.0, hi=1.0, integer=True)
     xcol = np.full((p.n_pu, p.n_zones), -1, dtype=np.int64)
@@ -213,7 +221,7 @@ def _boundary(p: MarxanProject, mb: ModelBuilder, xcol: np.ndarray, linearizatio
         y, n_rows = _marginal(p, mb, xcol, E, bi, bj, Ai, Aj, M2, aw)
         stats.update(boundary_vars=int(len(y[4])), boundary_rows=int(n_rows))
         return stats, y
-    tkeys = np.char.add(np.char.add(p.pu_ids[bi[E]].astype(str), "-"), p.pu_ids[bj[E]].astype(str))
+    tkeys = labels(p.pu_ids[bi[E]], "-", p.pu_ids[bj[E]])
     t = mb.add_columns("boundary", tkeys, cost=aw[E], lo=0.0, hi=np.inf, integer=False)
     stats.update(boundary_vars=int(len(t)), boundary_rows=int(_pair_rows(p, mb, xcol, E, bi, bj, Ai, M2, t)))
     return stats, None
@@ -241,16 +249,14 @@ def _marginal(p, mb, xcol, E, bi, bj, Ai, Aj, M2, aw) -> tuple[tuple, int]:
     Z = p.n_zones
     k, ya, yb = np.nonzero(Ai[E][:, :, None] & Aj[E][:, None, :])
     e = E[k]
-    keys = np.char.add(np.char.add(p.pu_ids[bi[e]].astype(str), "-"), p.pu_ids[bj[e]].astype(str))
-    keys = np.char.add(np.char.add(np.char.add(np.char.add(keys, "@"), p.zone_ids[ya].astype(str)), "-"),
-                       p.zone_ids[yb].astype(str))
+    keys = labels(p.pu_ids[bi[e]], "-", p.pu_ids[bj[e]], "@", p.zone_ids[ya], "-", p.zone_ids[yb])
     y = mb.add_columns("boundary", keys, cost=aw[e] * M2[e, ya, yb], lo=0.0, hi=1.0, integer=False)
     n_rows = 0
     for side, zs, pu in (("i", ya, bi), ("j", yb, bj)):
         u, inv = np.unique(k * Z + zs, return_inverse=True)
         kk, zz = np.divmod(u, Z)
-        labels = np.char.add(np.char.add(p.pu_ids[pu[E[kk]]].astype(str), f":{side}@"), p.zone_ids[zz].astype(str))
-        mb.add_rows("boundary", labels, 0.0, 0.0, row=np.concatenate([inv, np.arange(len(u))]),
+        mb.add_rows("boundary", labels(p.pu_ids[pu[E[kk]]], f":{side}@", p.zone_ids[zz]), 0.0, 0.0,
+                    row=np.concatenate([inv, np.arange(len(u))]),
                     col=np.concatenate([y, xcol[pu[E[kk]], zz]]),
                     coef=np.concatenate([np.ones(len(y)), -np.ones(len(u))]), unit="boundary")
         n_rows += len(u)
@@ -267,8 +273,7 @@ def _pair_rows(p, mb, xcol, E, bi, bj, Ai, M2, t) -> int:
     re, ra = np.nonzero(lead)
     ee = E[re]
     n_rows = len(re)
-    labels = np.char.add(np.char.add(p.pu_ids[bi[ee]].astype(str), "-"), p.pu_ids[bj[ee]].astype(str))
-    labels = np.char.add(np.char.add(labels, "@"), p.zone_ids[ra].astype(str))
+    row_labels = labels(p.pu_ids[bi[ee]], "-", p.pu_ids[bj[ee]], "@", p.zone_ids[ra])
     t_of_row = t[re]
     m_g = rowmax[ee, ra]
     r_idx = np.arange(n_rows)
@@ -277,7 +282,7 @@ def _pair_rows(p, mb, xcol, E, bi, bj, Ai, M2, t) -> int:
     ge, ga = np.nonzero(Ai[E] & (row_of[np.arange(len(E))[:, None], rep] >= 0))
     grow = row_of[ge, rep[ge, ga]]
     rb, bb = np.nonzero(M2[ee, ra, :] > 0)
-    mb.add_rows("boundary", labels, -m_g, np.nan,
+    mb.add_rows("boundary", row_labels, -m_g, np.nan,
                 row=np.concatenate([r_idx, grow, rb]),
                 col=np.concatenate([t_of_row, xcol[bi[E[ge]], ga], xcol[bj[ee[rb]], bb]]),
                 coef=np.concatenate([np.ones(n_rows), -m_g[grow], -M2[ee[rb], ra[rb], bb]]), unit="boundary")

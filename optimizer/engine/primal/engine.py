@@ -3,20 +3,26 @@
 1. The problem's first plan, when it is a whole plan (the myopic plan of a phased scenario), is the
    first incumbent (``start``).
 2. The LP relaxation: its optimum is a bound from the first seconds, and its solution is integral
-   almost everywhere on these models.
+   almost everywhere on these models. On a phased model with a whole start, the columns its reduced
+   costs prove no plan within the gap moves are held for the rest (``reduced-cost fixing``;
+   ``phasing.fix_by_reduced_costs`` says why the bound stays a bound).
 3. Where the problem's first plan is partial (the sites' greedy cores), that plan as the families'
-   whole decision and the rest solved (``heuristic:greedy``), then, from that plan, only the partial
-   plan's own columns held, so each site may grow around its core to its best size and shape (on the
-   synthetic 10,000-parcel sites model: from 3.8 % to 0.8 % below the LP bound in 1.5 s); without a
+   whole decision and the rest solved around the LP (``heuristic:greedy``), then, from that plan,
+   only the partial plan's own columns held and the sites' land freed, so each site may grow around
+   its core to its best size and shape (step ``greedy-grown``; on the synthetic 30,000-parcel sites
+   model 1,786 and 4,825 free columns, 4.4 % then 1.4 % below the LP bound in 1.1 s, where freeing
+   the whole rest, 84,000 columns, found nothing in its time cap); without a
    plan yet, relaxation-guided fixing (``heuristic:lp-fixing``): the integral columns held, the
-   fractional ones and a growing neighbourhood of them solved as a small MIP; as a last resort only
-   the partial plan's own columns held.
+   fractional ones and a growing neighbourhood of them solved as a small MIP — also beside a whole
+   start when the problem has a local search to polish it with; as a last resort only the partial
+   plan's own columns held.
 4. RINS (``heuristic:rins``): around the incumbent, the columns where it and the LP disagree and a
    growing neighbourhood of them freed, the rest held at the incumbent, solved from the incumbent.
 5. The MIP from the best plan (``mip`` names each plan it improves on), for the time left — skipped
    when the LP bound already proves the plan within the requested gap.
 
-Every heuristic plan goes through ``plans.offer`` (completed, checked against every row) before it
+Where the problem has a local search (``polish``: a Marxan project's annealing), every new incumbent a
+heuristic or the MIP finds is polished by it (``heuristic:polish``). Every heuristic plan goes through ``plans.offer`` (completed, checked against every row) before it
 is an incumbent. The steps run one after another on the settings' threads, each sub-MIP limited by
 a node budget, so a run is deterministic for a seed and thread count as long as no time cap binds;
 the caps (``Budget``) keep the heuristics to a few times the LP's own time, so that where they find
@@ -27,6 +33,7 @@ nothing quickly the MIP has the rest, and they bind on large models and loaded m
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,9 +42,10 @@ import numpy as np
 
 from optimizer.engine.compile import ASSIGN
 from optimizer.engine.model import CompiledModel
+from optimizer.engine.phasing import PHASING, Fixing, bound_with, fix_by_reduced_costs
 from optimizer.engine.primal.neighbourhoods import Neighbourhoods, blocks, fractional, relaxation, solve_around
-from optimizer.engine.primal.plans import (MIP, START, Complete, Incumbent, heuristic, improves, offer,
-                                           same_value)
+from optimizer.engine.primal.plans import (MIP, POLISHED, START, Complete, Incumbent, Polish, heuristic,
+                                           improves, offer, same_value)
 from optimizer.engine.scenario import SolverSettings
 from optimizer.engine.solvers.base import (INFEASIBLE, INTERRUPTED, OPTIMAL, TIME_LIMIT, Adapter, ProgressFn,
                                            SolveResult, progress_point, relative_gap)
@@ -62,6 +70,12 @@ class Budget:
     fixing_sizes: tuple[int, ...] = (0, 500, 2_000)
     """free integer columns of each relaxation-guided fixing attempt, tried in turn until one has a
     plan (0: the fractional columns alone)"""
+    greedy_sizes: tuple[int, ...] = (4_000, 16_000)
+    """free integer columns of each attempt to complete the sites' greedy cores around the LP, tried in
+    turn until one has a plan (then the whole model)"""
+    grow_size: int = 8_000
+    """free integer columns when the sites grow around their cores (fewer where the sparse rows reach
+    no further)"""
     rins_sizes: tuple[int, ...] = (1_000, 4_000, 16_000)
     """free integer columns of each RINS round (capped at half the model); the rounds stop at the first
     that does not improve the plan"""
@@ -79,6 +93,12 @@ class _Search:
     steps: list[dict] = field(default_factory=list)
     extra: dict = field(default_factory=dict)
     """the MIP's own ``extra`` (e.g. the HiGHS options it ran with)"""
+    reduced_costs: np.ndarray | None = None
+    """the LP relaxation's, where the adapter reports them"""
+    fixing: Fixing | None = None
+    held: CompiledModel | None = None
+    """the model with the columns reduced-cost fixing holds (phased models): what RINS and the MIP solve"""
+    polish: Polish | None = None
 
     def now(self) -> float:
         return time.perf_counter() - self.t0
@@ -98,10 +118,29 @@ class _Search:
             return False
         self.best = candidate
         self.record(self.point(self.now(), candidate.objective, self.bound, candidate.found_by))
+        self.polish_best()
         return True
+
+    def polish_best(self) -> None:
+        """The problem's local search on a new incumbent — not on the start (the problem's own search
+        made it) nor on a polished plan — kept when it improves (step ``polish``)."""
+        if self.polish is None or self.best.found_by in (START, POLISHED):
+            return
+        t, of = self.now(), self.best.found_by
+        kept = self.take(offer(self.model, self.complete, self.polish(self.best.x), POLISHED))
+        self.steps.append({"step": "polish", "t": round(t, 3), "time_s": round(self.now() - t, 3), "of": of,
+                           "objective": self.best.objective, "improved": kept})
 
     def gap(self) -> float | None:
         return relative_gap(self.best.objective if self.best else None, self.bound)
+
+    def whole_bound(self, bound: float | None) -> float | None:
+        """A bound of the held model as one of the whole model (the fixing's floor where it is weaker)."""
+        return bound if self.fixing is None else bound_with(self.model, self.fixing, bound)
+
+    @property
+    def solved(self) -> CompiledModel:
+        return self.held if self.held is not None else self.model
 
     def step(self, name: str, t: float, res: SolveResult, free: int, kept: bool) -> None:
         self.steps.append({"step": name, "t": round(t, 3), "time_s": round(res.time_s, 3), "free_columns": free,
@@ -110,27 +149,33 @@ class _Search:
 
 def solve(adapter: Adapter, model: CompiledModel, settings: SolverSettings, complete: Complete, *,
           start: np.ndarray | None = None, on_progress: ProgressFn | None = None,
-          log: Callable[[str], None] = lambda _: None, budget: Budget = Budget()) -> SolveResult:
+          log: Callable[[str], None] = lambda _: None, budget: Budget = Budget(),
+          polish: Polish | None = None) -> SolveResult:
     """The model solved with the primal engine in front of ``adapter`` (one with the ``warm_start``
-    feature); ``start`` is the problem's first plan (partial where it holds NaN). The result's plan is
-    completed, its bound the tighter of the LP's and the MIP's."""
+    feature); ``start`` is the problem's first plan (partial where it holds NaN); ``polish`` the
+    problem's own local search, run on every plan a heuristic or the MIP finds (``heuristic:polish``).
+    The result's plan is completed, its bound the tighter of the LP's and the MIP's."""
     if not model.integer.any():
         return adapter.solve(model, settings, on_progress=on_progress, start=start)
-    s = _Search(model, complete, on_progress)
+    s = _Search(model, complete, on_progress, polish=polish)
     whole = start is not None and not np.isnan(start).any()
     if whole:
         s.take(offer(model, complete, start, START))
     try:
         x_lp = _relax(adapter, s, settings, budget, log)
+        if whole and x_lp is not None:
+            _hold(s, settings, x_lp, log)
         partial = start is not None and not whole
         if partial:
-            _greedy(adapter, s, settings, budget, start, log, whole_blocks=True)
+            _greedy(adapter, s, settings, budget, start, x_lp, log)
             if s.best is not None:
-                _greedy(adapter, s, settings, budget, start, log, whole_blocks=False)
-        if x_lp is not None and s.best is None:
+                _grow(adapter, s, settings, budget, start, log)
+        if x_lp is not None and (s.best is None or polish is not None):
+            # with a local search, the LP-guided plan is worth making beside the start: polished, it
+            # beat the annealed start on the Marxan grids (benchmarks/README.md, "Annealing start")
             _lp_fixing(adapter, s, settings, budget, x_lp, log)
         if partial and s.best is None:
-            _greedy(adapter, s, settings, budget, start, log, whole_blocks=False)
+            _partial_held(adapter, s, settings, budget, start, log)
         if x_lp is not None and s.best is not None and not _proven(s, settings):
             _rins(adapter, s, settings, budget, x_lp, log)
     except (_Interrupted, KeyboardInterrupt):  # Ctrl-C in a sub-solve or between them: keep the incumbent
@@ -138,9 +183,9 @@ def solve(adapter: Adapter, model: CompiledModel, settings: SolverSettings, comp
     if _proven(s, settings):
         return _result(adapter, s, settings, OPTIMAL, "proven within the gap by the LP bound (primal engine)")
     lp = s.steps[0]
-    if s.best is None and lp["termination"] == TIME_LIMIT and settings.time_limit - s.now() < lp["time_s"]:
+    if lp["termination"] == TIME_LIMIT and settings.time_limit - s.now() < lp["time_s"]:
         # the MIP would begin with this same LP after its presolve, in less time than it took: it could
-        # only overrun the limit (HiGHS does not stop inside presolve), never find a plan
+        # only overrun the limit (HiGHS does not stop inside presolve), never find or improve a plan
         return _result(adapter, s, settings, TIME_LIMIT, "the LP relaxation did not finish within "
                        f"{budget.lp_share:.0%} of the time limit; no time left for the MIP (primal engine)")
     return _mip(adapter, s, settings, None if whole else start, log)
@@ -161,14 +206,15 @@ def _mip(adapter: Adapter, s: _Search, settings: SolverSettings, partial: np.nda
         incumbent = p["incumbent"]
         if incumbent is not None and not same_value(incumbent, last["incumbent"]):
             last.update(incumbent=incumbent, found_by=MIP)
-        return s.point(offset + p["t"], incumbent, _tighter(model, p["bound"], s.bound),
+        return s.point(offset + p["t"], incumbent, _tighter(model, s.whole_bound(p["bound"]), s.bound),
                        last["found_by"] if incumbent is not None else None)
 
     def live(p: dict) -> None:
         if s.on_progress is not None:
             s.on_progress(relabel(p))
 
-    res = adapter.solve(model, settings.model_copy(update={"time_limit": max(left, 0.5)}), on_progress=live,
+    reserve = s.polish.seconds if s.polish is not None else 0.0  # the MIP's plan is polished after it
+    res = adapter.solve(s.solved, settings.model_copy(update={"time_limit": max(left - reserve, 0.5)}), on_progress=live,
                         start=s.best.x if s.best is not None else partial)
     s.trace += [relabel(p) for p in res.progress]
     s.extra = dict(res.extra)
@@ -178,8 +224,9 @@ def _mip(adapter: Adapter, s: _Search, settings: SolverSettings, partial: np.nda
         found = offer(model, s.complete, res.x, last["found_by"] or MIP, rounded=False)
         if found is not None and (s.best is None or improves(model, found.objective, s.best.objective)):
             s.best = found
+            s.polish_best()
     if res.termination != INFEASIBLE:
-        s.bound = _tighter(model, res.bound, s.bound)
+        s.bound = _tighter(model, s.whole_bound(res.bound), s.bound)
     return _result(adapter, s, settings, res.termination, res.detail)
 
 
@@ -213,37 +260,103 @@ def _step_seconds(s: _Search, settings: SolverSettings, budget: Budget) -> float
     return max(min(budget.step_share * settings.time_limit, _until(s, settings, budget) - s.now()), 0.05)
 
 
-def _greedy(adapter: Adapter, s: _Search, settings: SolverSettings, budget: Budget, start: np.ndarray,
-            log: Callable[[str], None], whole_blocks: bool) -> None:
-    """The families' partial plan taken as their whole decision (``heuristic:greedy``): its columns at
-    their values and every other integer column of the blocks it started (``blocks``: a site, or sites
-    tied by symmetry rows) at 0, so each started site is exactly its greedy core, the rest of the model
-    solved as a MIP; without ``whole_blocks``, only the start's own columns held (what HiGHS does with
-    a partial start), so the sites grow around their cores — from the incumbent when there is one
-    (step ``greedy-grown``, which the solver's start keeps no worse than that plan), else as the last
-    resort after relaxation-guided fixing."""
-    model = s.model
+def _sub_mip(adapter: Adapter, s: _Search, settings: SolverSettings, budget: Budget, step: str, found_by: str,
+             centre: np.ndarray, free: np.ndarray, start: np.ndarray | None) -> tuple[SolveResult, bool]:
+    """One heuristic's sub-MIP (``free`` open, the other integer columns held at ``centre``, solved from
+    ``start`` within the step's budget): its plan offered as ``found_by``, the step recorded; whether
+    the plan became the incumbent."""
+    t = s.now()
+    res = solve_around(adapter, s.solved, settings, centre, free, start, _step_seconds(s, settings, budget),
+                       budget.nodes)
+    kept = res.has_solution and s.take(offer(s.model, s.complete, res.x, found_by))
+    s.step(step, t, res, int(free[s.model.integer].sum()), kept)
+    if res.termination == INTERRUPTED:
+        raise _Interrupted
+    return res, kept
+
+
+def _started_blocks(model: CompiledModel, start: np.ndarray) -> np.ndarray:
+    """A block label per column of the blocks the partial plan started (``blocks``: a site, or sites
+    tied by symmetry rows; −1 elsewhere)."""
     known = ~np.isnan(start)
     families = model.columns["family"].to_numpy()
     own = np.isin(families, np.setdiff1d(families[known], [ASSIGN]))
     block = blocks(model, own)
-    started = np.isin(block, block[known & own]) & own
-    theirs = known | (model.integer & started)
+    return np.where(np.isin(block, block[known & own]) & own, block, -1)
+
+
+def _greedy(adapter: Adapter, s: _Search, settings: SolverSettings, budget: Budget, start: np.ndarray,
+            x_lp: np.ndarray | None, log: Callable[[str], None]) -> None:
+    """The families' partial plan taken as their whole decision (``heuristic:greedy``): its columns at
+    their values and every other integer column of the blocks it started at 0, so each started site
+    is exactly its greedy core. The rest is first solved around the LP: its values held except where
+    they are fractional or meet the cores (two hops through the sparse rows from a held column whose
+    value differs from the LP's: the parcel's site column, then its uses) and a growing neighbourhood
+    of those (``greedy_sizes``); only if none of these has a plan, the whole rest as one MIP (on the
+    synthetic 30,000-parcel sites model 83,625 free columns, which ran 72 s against its 18 s cap
+    without a plan)."""
+    model = s.model
+    known = ~np.isnan(start)
+    held = known | (model.integer & (_started_blocks(model, start) >= 0))
     centre = np.where(known, start, 0.0)
-    held = theirs if whole_blocks else known
+    attempts: list[np.ndarray] = []
+    if x_lp is not None:
+        hood = Neighbourhoods(model)
+        centre = np.where(held, centre, x_lp)
+        meets = hood.hop(hood.hop(held & model.integer & (np.abs(centre - x_lp) > 1e-6)))  # to the parcels' uses
+        seeds = (fractional(model, x_lp) | meets) & ~held
+        attempts = [hood.around(seeds, size) & ~held for size in budget.greedy_sizes]
+    _first_plan(adapter, s, settings, budget, "greedy", centre, [*attempts, ~held], log)
+
+
+def _first_plan(adapter: Adapter, s: _Search, settings: SolverSettings, budget: Budget, step: str,
+                centre: np.ndarray, attempts: list[np.ndarray], log: Callable[[str], None]) -> None:
+    """Sub-MIPs around ``centre`` freeing each of ``attempts`` (growing sets of columns) in turn until
+    one has a plan (``heuristic:<step>``); one that frees no more than the one before is skipped."""
+    previous = -1
+    for free in attempts:
+        if _over(s, settings, budget):
+            return
+        if int(free.sum()) <= previous:  # the sparse rows reach no further: the same sub-MIP again
+            continue
+        previous = int(free.sum())
+        res, _ = _sub_mip(adapter, s, settings, budget, step, heuristic(step), centre, free, None)
+        if res.has_solution:
+            log(f"primal engine: {step} plan {res.objective:,.6g} ({int(free.sum()):,} columns free)")
+            return
+
+
+def _grow(adapter: Adapter, s: _Search, settings: SolverSettings, budget: Budget, start: np.ndarray,
+          log: Callable[[str], None]) -> None:
+    """From the incumbent, only the partial plan's own columns held (each site's core, its root among
+    them) and the started blocks freed with the land they reach through the sparse rows — the sites'
+    candidate parcels and those parcels' uses, up to ``grow_size`` integer columns — the rest held at
+    the incumbent (step ``greedy-grown``), so every site grows around its core to its best size and
+    shape. Freeing the whole rest instead is the whole model (85,757 columns on the synthetic
+    30,000-parcel sites model, which reached its time cap without improving); freeing a site with its
+    root, so it could move off its core, made 2,000-column sub-MIPs spend 18–30 s in HiGHS's root
+    without improving (synthetic 10,000-parcel sites model)."""
+    model, known = s.model, ~np.isnan(start)
     if _over(s, settings, budget):
         return
-    t = s.now()
-    incumbent = s.best.x if s.best is not None else None
-    res = solve_around(adapter, model, settings, centre, ~held, incumbent, _step_seconds(s, settings, budget),
-                       budget.nodes)
-    kept = res.has_solution and s.take(offer(model, s.complete, res.x, heuristic("greedy")))
-    s.step("greedy" if whole_blocks or incumbent is None else "greedy-grown", t, res,
-           int((~held & model.integer).sum()), kept)
-    if res.termination == INTERRUPTED:
-        raise _Interrupted
+    free = Neighbourhoods(model).around((_started_blocks(model, start) >= 0) & model.integer, budget.grow_size)
+    free &= ~known
+    _, kept = _sub_mip(adapter, s, settings, budget, "greedy-grown", heuristic("greedy"), s.best.x, free, s.best.x)
+    if kept:
+        log(f"primal engine: the sites grown around their cores, {s.best.objective:,.6g}")
+
+
+def _partial_held(adapter: Adapter, s: _Search, settings: SolverSettings, budget: Budget, start: np.ndarray,
+                  log: Callable[[str], None]) -> None:
+    """The last resort when nothing else found a plan: only the partial plan's own columns held (what
+    HiGHS does with a partial start), so the sites may grow around their cores (``heuristic:greedy``)."""
+    if _over(s, settings, budget):
+        return
+    known = ~np.isnan(start)
+    res, _ = _sub_mip(adapter, s, settings, budget, "greedy-cores-held", heuristic("greedy"),
+                      np.where(known, start, 0.0), ~known, None)
     if res.has_solution:
-        log(f"primal engine: plan from the greedy start {res.objective:,.6g}")
+        log(f"primal engine: plan from the greedy cores {res.objective:,.6g}")
 
 
 def _relax(adapter: Adapter, s: _Search, settings: SolverSettings, budget: Budget,
@@ -257,9 +370,23 @@ def _relax(adapter: Adapter, s: _Search, settings: SolverSettings, budget: Budge
         raise _Interrupted
     if res.termination != OPTIMAL or not res.has_solution:
         return None
-    s.bound = res.objective
+    s.bound, s.reduced_costs = res.objective, res.reduced_costs
     s.record(s.point(s.now(), s.best.objective if s.best else None, s.bound, s.best.found_by if s.best else None))
     return res.x
+
+
+def _hold(s: _Search, settings: SolverSettings, x_lp: np.ndarray, log: Callable[[str], None]) -> None:
+    """Phased models: the columns the LP's reduced costs and the start prove no plan within the gap moves
+    are held for RINS and the MIP (``fix_by_reduced_costs``: why, and why the bound stays a bound)."""
+    if s.reduced_costs is None or s.best is None or not (s.model.rows["family"] == PHASING).any():
+        return
+    fixing = fix_by_reduced_costs(s.model, x_lp, s.reduced_costs, s.bound, s.best.x, settings.gap)
+    if len(fixing.fixed):
+        s.fixing = fixing
+        s.held = dataclasses.replace(s.model, col_lo=fixing.col_lo, col_hi=fixing.col_hi)
+        log(f"primal engine: {len(fixing.fixed):,} columns held by their reduced costs")
+    s.steps.append({"step": "reduced-cost fixing", "t": round(s.now(), 3), "held_columns": int(len(fixing.fixed)),
+                    "floor": fixing.floor})
 
 
 def _lp_fixing(adapter: Adapter, s: _Search, settings: SolverSettings, budget: Budget, x_lp: np.ndarray,
@@ -271,20 +398,8 @@ def _lp_fixing(adapter: Adapter, s: _Search, settings: SolverSettings, budget: B
         s.take(offer(model, s.complete, x_lp, heuristic("lp-fixing")))
         return
     hood = Neighbourhoods(model)
-    for size in budget.fixing_sizes:
-        if _over(s, settings, budget):
-            return
-        free = hood.around(seeds, size)
-        t = s.now()
-        res = solve_around(adapter, model, settings, x_lp, free, None, _step_seconds(s, settings, budget),
-                           budget.nodes)
-        kept = res.has_solution and s.take(offer(model, s.complete, res.x, heuristic("lp-fixing")))
-        s.step("lp-fixing", t, res, int(free[model.integer].sum()), kept)
-        if res.termination == INTERRUPTED:
-            raise _Interrupted
-        if res.has_solution:
-            log(f"primal engine: LP-guided plan {res.objective:,.6g} ({int(free.sum()):,} columns free)")
-            return
+    attempts = [hood.around(seeds, size) for size in budget.fixing_sizes]
+    _first_plan(adapter, s, settings, budget, "lp-fixing", x_lp, attempts, log)
 
 
 def _rins(adapter: Adapter, s: _Search, settings: SolverSettings, budget: Budget, x_lp: np.ndarray,
@@ -303,13 +418,7 @@ def _rins(adapter: Adapter, s: _Search, settings: SolverSettings, budget: Budget
         if int(free.sum()) <= previous:  # the sparse rows reach no further: the same sub-MIP again
             return
         previous = int(free.sum())
-        t = s.now()
-        res = solve_around(adapter, model, settings, s.best.x, free, s.best.x, _step_seconds(s, settings, budget),
-                           budget.nodes)
-        kept = res.has_solution and s.take(offer(model, s.complete, res.x, heuristic("rins")))
-        s.step("rins", t, res, int(free[model.integer].sum()), kept)
-        if res.termination == INTERRUPTED:
-            raise _Interrupted
+        _, kept = _sub_mip(adapter, s, settings, budget, "rins", heuristic("rins"), s.best.x, free, s.best.x)
         if not kept or int(free[model.integer].sum()) >= cap:
             return
         log(f"primal engine: RINS improved the plan to {s.best.objective:,.6g}")

@@ -55,12 +55,16 @@ class Neighbourhoods:
         any order within a hop."""
         free = seeds.copy()
         while self.integer[free].sum() < size:
-            rows = (self.cols_of_rows @ free.astype(float)) > 0
-            grown = free | ((self.rows_of_cols @ rows.astype(float)) > 0)
+            grown = self.hop(free)
             if grown.sum() == free.sum():
                 break
             free = grown
         return free
+
+    def hop(self, cols: np.ndarray) -> np.ndarray:
+        """``cols`` and every column sharing a sparse row with one of them."""
+        rows = (self.cols_of_rows @ cols.astype(float)) > 0
+        return cols | ((self.rows_of_cols @ rows.astype(float)) > 0)
 
 
 def fixed_around(model: CompiledModel, centre: np.ndarray, free: np.ndarray) -> CompiledModel:

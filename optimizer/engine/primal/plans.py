@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 import numpy as np
 
@@ -26,6 +27,18 @@ START, MIP = "start", "mip"
 
 def heuristic(name: str) -> str:
     return f"heuristic:{name}"
+
+
+POLISHED = heuristic("polish")
+
+
+class Polish(Protocol):
+    """A problem's own local search (a Marxan project's annealing on its score): a plan in, a plan out
+    (None when it found nothing); every plan still goes through :func:`offer`. ``seconds`` is its
+    expected time, which the MIP leaves free to polish its own plan. Deterministic: a number of moves."""
+    seconds: float
+
+    def __call__(self, x: np.ndarray) -> np.ndarray | None: ...
 
 
 @dataclass(frozen=True)

@@ -161,8 +161,11 @@ class HighsAdapter(base.Adapter):
             bound = None
         if termination == base.OPTIMAL and not model.integer.any():
             bound = objective
+        reduced = np.array(h.getSolution().col_dual) if (termination == base.OPTIMAL and not model.integer.any()
+                                                          and info.dual_solution_status == 2) else None
         return base.SolveResult(termination=termination, has_solution=has_solution, x=x, objective=objective,
                                 bound=bound, solver=self.name, solver_version=self.version(), time_s=elapsed,
                                 seed=settings.seed, threads=settings.threads, detail=detail,
                                 extra={"highs_options": chosen},
-                                progress=trace.finish(elapsed, objective, bound, model.sense == "max") if trace else [])
+                                progress=trace.finish(elapsed, objective, bound, model.sense == "max") if trace else [],
+                                reduced_costs=reduced)
