@@ -77,3 +77,8 @@ def test_trace_drops_the_start_completion_sub_mip():
     trace.points = [progress_point(0.5, 110.0, 100.0), progress_point(1.0, 100.0, 100.0),
                     progress_point(2.0, 100.0, 80.0)]
     assert [p["t"] for p in trace.finish(3.0, 95.0, 85.0, maximize=False)] == [2.0, 3.0]
+    # the time limit ends the search before the main search reported a point: only the final bound (130,
+    # weaker than the sub-MIP's 100) shows the earlier points were the sub-MIP's; none may claim a gap
+    trace.points = [progress_point(0.5, 90.0, 100.0), progress_point(0.9, 99.5, 100.0)]
+    out = trace.finish(5.0, 99.5, 130.0, maximize=True)
+    assert [(p["t"], p["bound"]) for p in out] == [(5.0, 130.0)]

@@ -57,7 +57,12 @@ class _ProgressTrace:
         """The trace, closed by the result's own figures so that it ends where the certificate does. With a
         partial start, HiGHS first completes it by a sub-MIP whose callbacks report that sub-MIP's own bound;
         the main search's bound is weaker, so a bound that moves the wrong way marks where the main search
-        began, and the points before it are dropped (they would claim gaps never proved for the model)."""
+        began, and the points before it are dropped (they would claim gaps never proved for the model). The
+        result's own bound counts too: when the time limit ends the search before the main search reported
+        any point, the sub-MIP's points are all there is, and only the final bound shows they were its."""
+        last = self.points[-1] if self.points else None
+        if (objective is not None or bound is not None) and (last is None or (last["incumbent"], last["bound"]) != (objective, bound)):
+            self.points.append(base.progress_point(max(elapsed, last["t"] if last else 0.0), objective, bound))
         prev, restart = None, 0
         for i, p in enumerate(self.points):
             b = p["bound"]
@@ -68,9 +73,6 @@ class _ProgressTrace:
                 restart = i
             prev = b
         del self.points[:restart]
-        last = self.points[-1] if self.points else None
-        if (objective is not None or bound is not None) and (last is None or (last["incumbent"], last["bound"]) != (objective, bound)):
-            self.points.append(base.progress_point(max(elapsed, last["t"] if last else 0.0), objective, bound))
         return self.points
 
 
