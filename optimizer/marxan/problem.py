@@ -36,7 +36,7 @@ from optimizer.marxan.anneal import MOVES_PER_SECOND, anneal
 from optimizer.marxan.arrays import RESERVED
 from optimizer.marxan.arrays import MarxanProject as Project
 from optimizer.marxan.classic import status_counts
-from optimizer.marxan.model import build_model, objective_of_plan, reachability
+from optimizer.marxan.model import MarxanModel, build_model, objective_of_plan, reachability
 from optimizer.marxan.project import marxan_settings, project_inputs
 from optimizer.marxan.reader import read_project
 from optimizer.marxan.score import Score, evaluate, missed_targets, plan_violations
@@ -45,11 +45,13 @@ from optimizer.marxan.solutions import plan_frame, read_plan
 BEST = "best.csv"
 ANNEAL_SHARE = 0.3
 """the share of the time limit the annealing start is given (as a number of moves): on the benchmark's grids
-it beats an annealing peer's plan at equal time from 10,000 units up, and leaves the LP and the MIP the rest
-to improve and prove it (benchmarks/README.md, "Annealing start")"""
+of 10,000 and 40,000 units, where the LP does not finish within Marxan with Zones' short runs, its plan alone
+scores lower than the peer's; the rest of the time goes to the LP, the polished LP-guided plan and the MIP
+(benchmarks/README.md, "Annealing start and polish")"""
 MAX_MOVES_PER_UNIT = 1_000
 """the annealing start's moves per unit at most: where the LP solves in time, the LP-guided plan polished
-(below) and the MIP did better with the time than more annealing (benchmarks/README.md, "Annealing start")"""
+(below) and the MIP did better with the time than more annealing (benchmarks/README.md, "Annealing start
+and polish")"""
 POLISH_MOVES_PER_UNIT, POLISH_SHARE, POLISH_HEAT = 200, 0.05, 0.1
 """the polish of each plan the engine finds: a short annealing from that plan (200 moves per unit, at most 5 %
 of the time limit's worth), at a tenth of the start's temperature, so it improves the plan without leaving it;
@@ -60,7 +62,7 @@ on the 2,500-unit grid it took the LP-guided plan from 2,696.7 to 2,690.1 in 0.8
 class Polisher:
     """The engine's ``polish`` for a Marxan project: annealing on the score from the engine's plan."""
 
-    def __init__(self, mm, moves: int, seed: int):
+    def __init__(self, mm: MarxanModel, moves: int, seed: int):
         self.mm, self.moves, self.seed = mm, moves, seed
         self.seconds = moves / MOVES_PER_SECOND
 

@@ -172,7 +172,7 @@ def solve(adapter: Adapter, model: CompiledModel, settings: SolverSettings, comp
                 _grow(adapter, s, settings, budget, start, log)
         if x_lp is not None and (s.best is None or polish is not None):
             # with a local search, the LP-guided plan is worth making beside the start: polished, it
-            # beat the annealed start on the Marxan grids (benchmarks/README.md, "Annealing start")
+            # beat the annealed start on the Marxan grids (benchmarks/README.md, "Annealing start and polish")
             _lp_fixing(adapter, s, settings, budget, x_lp, log)
         if partial and s.best is None:
             _partial_held(adapter, s, settings, budget, start, log)
