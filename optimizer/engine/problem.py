@@ -70,6 +70,9 @@ class Problem(Protocol):
     """``load_s``, ``compile_s`` and any other preparation the problem timed"""
     polish: Polish | None
     """the problem's own local search, which the primal engine runs on each plan it finds (None: none)"""
+    start_beside_lp: bool
+    """its first plan is a bounded heuristic that may run in a second thread beside the LP when the run
+    has two threads or more (the myopic plan of a phased scenario is whole solves: it runs first)"""
 
     def describe(self) -> dict:
         """run.json keys known before solving: model size, notes, reachability, inputs."""
@@ -132,6 +135,7 @@ class ParcelProblem:
 
     kind: ClassVar[str]
     polish: ClassVar[None] = None
+    start_beside_lp: ClassVar[bool] = False
 
     def __init__(self, loaded: LoadedScenario, settings: SolverSettings):
         self.loaded, self.settings, self.timings = loaded, settings, {}

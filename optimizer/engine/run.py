@@ -13,6 +13,7 @@ import importlib.metadata
 import platform
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -193,7 +194,13 @@ def _solve(problem: Problem, settings: SolverSettings, log: Callable[[str], None
     if any(not r["reachable"] for r in problem.reachability()):
         return no_plan(INFEASIBLE, "pre-solve reachability"), None
     engine = adapter.features.warm_start and settings.warm_start
-    start, warm = problem.initial_plan(log) if engine else (None, None)
+    beside = engine and settings.threads >= 2 and problem.start_beside_lp
+    if beside:  # both cores: the problem's heuristic start runs in a second thread while the LP solves
+        pool = ThreadPoolExecutor(max_workers=1)
+        start, warm = pool.submit(problem.initial_plan, log), None
+        pool.shutdown(wait=False)
+    else:
+        start, warm = problem.initial_plan(log) if engine else (None, None)
     if warm and warm.get("within_time_limit"):  # a heuristic start is part of the solve, not time on top of it
         settings = settings.model_copy(update={"time_limit": max(settings.time_limit - warm["time_s"], 0.5)})
     model = problem.model
@@ -201,8 +208,9 @@ def _solve(problem: Problem, settings: SolverSettings, log: Callable[[str], None
         f"(time limit {settings.time_limit:g} s, gap {settings.gap:g}; Ctrl-C keeps the best plan so far)")
     try:
         if engine:
-            return primal.solve(adapter, model, settings, problem.complete, start=start, on_progress=on_progress,
-                                log=log, polish=problem.polish), warm
+            result = primal.solve(adapter, model, settings, problem.complete, start=start, on_progress=on_progress,
+                                  log=log, polish=problem.polish)
+            return result, ({**start.result()[1], "beside_lp": True} if beside else warm)
         return adapter.solve(model, settings, on_progress=on_progress), warm
     except KeyboardInterrupt:
         # adapters with the ``interrupt`` feature return their incumbent themselves; this is the rest

@@ -196,7 +196,7 @@ def _random_move(movable, allowed, zone):
             return i, b
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _anneal_chunk(seed, first, moves, total, t0, t1, zone, A, Nocc, R, M, F, zc, nb_ptr, nb_idx, nb_len, zbc,
                   self_bound, fixed, blm, ent_ptr, ent_sp, ent_amount, contrib, target, target_occ, zone_target,
                   zone_target_occ, weight, classic, movable, allowed):
@@ -219,7 +219,7 @@ def _anneal_chunk(seed, first, moves, total, t0, t1, zone, A, Nocc, R, M, F, zc,
     return change
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _improve(seed, max_sweeps, zone, A, Nocc, R, M, F, zc, nb_ptr, nb_idx, nb_len, zbc, self_bound, fixed, blm,
              ent_ptr, ent_sp, ent_amount, contrib, target, target_occ, zone_target, zone_target_occ, weight, classic,
              movable, allowed):

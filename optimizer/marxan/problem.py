@@ -83,6 +83,8 @@ class MarxanPlan:
 class MarxanProject:
     kind = "marxan project"
     polish: Polisher | None = None
+    start_beside_lp = True
+    """the annealing start is bounded (moves, and a time cap): with two threads it runs beside the LP"""
 
     def __init__(self, loaded: LoadedScenario, settings: SolverSettings):
         self.loaded, self.settings, self.timings = loaded, settings, {}

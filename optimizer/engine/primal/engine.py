@@ -34,135 +34,49 @@ nothing quickly the MIP has the rest, and they bind on large models and loaded m
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from concurrent.futures import Future
 
 import numpy as np
 
 from optimizer.engine.compile import ASSIGN
 from optimizer.engine.model import CompiledModel
-from optimizer.engine.phasing import PHASING, Fixing, bound_with, fix_by_reduced_costs
+from optimizer.engine.phasing import PHASING, fix_by_reduced_costs
 from optimizer.engine.primal.neighbourhoods import Neighbourhoods, blocks, fractional, relaxation, solve_around
-from optimizer.engine.primal.plans import (MIP, POLISHED, START, Complete, Incumbent, Polish, heuristic,
-                                           improves, offer, same_value)
+from optimizer.engine.primal.plans import MIP, START, Complete, Polish, heuristic, improves, offer, same_value
+from optimizer.engine.primal.search import Budget, Search, over, proven, step_seconds, tighter
 from optimizer.engine.scenario import SolverSettings
 from optimizer.engine.solvers.base import (INFEASIBLE, INTERRUPTED, OPTIMAL, TIME_LIMIT, Adapter, ProgressFn,
-                                           SolveResult, progress_point, relative_gap)
+                                           SolveResult)
 
-
-@dataclass(frozen=True)
-class Budget:
-    """How much of a solve the heuristics may take, in work and (as a safety) in time."""
-    lp_share: float = 0.6
-    """the LP relaxation's time cap, as a share of the time limit: on the largest models the LP is the
-    only way to a plan (the MIP's own root LP is the same LP after presolve), so it may take most of it"""
-    heuristic_share: float = 0.7
-    """LP and heuristics together stop starting new steps after this share of the time limit"""
-    lp_multiple: float = 4.0
-    min_share: float = 0.1
-    """and after ``lp_multiple`` times the LP's own time (at least ``min_share`` of the limit): where
-    the heuristics find nothing quickly, the MIP has the rest"""
-    step_share: float = 0.1
-    """each sub-MIP's time cap, as a share of the time limit"""
-    nodes: int = 100
-    """branch-and-bound nodes per sub-MIP"""
-    fixing_sizes: tuple[int, ...] = (0, 500, 2_000)
-    """free integer columns of each relaxation-guided fixing attempt, tried in turn until one has a
-    plan (0: the fractional columns alone)"""
-    greedy_sizes: tuple[int, ...] = (4_000, 16_000)
-    """free integer columns of each attempt to complete the sites' greedy cores around the LP, tried in
-    turn until one has a plan (then the whole model)"""
-    grow_size: int = 8_000
-    """free integer columns when the sites grow around their cores (fewer where the sparse rows reach
-    no further)"""
-    rins_sizes: tuple[int, ...] = (1_000, 4_000, 16_000)
-    """free integer columns of each RINS round (capped at half the model); the rounds stop at the first
-    that does not improve the plan"""
-
-
-@dataclass
-class _Search:
-    model: CompiledModel
-    complete: Complete
-    on_progress: ProgressFn | None
-    t0: float = field(default_factory=time.perf_counter)
-    best: Incumbent | None = None
-    bound: float | None = None
-    trace: list[dict] = field(default_factory=list)
-    steps: list[dict] = field(default_factory=list)
-    extra: dict = field(default_factory=dict)
-    """the MIP's own ``extra`` (e.g. the HiGHS options it ran with)"""
-    reduced_costs: np.ndarray | None = None
-    """the LP relaxation's, where the adapter reports them"""
-    fixing: Fixing | None = None
-    held: CompiledModel | None = None
-    """the model with the columns reduced-cost fixing holds (phased models): what RINS and the MIP solve"""
-    polish: Polish | None = None
-
-    def now(self) -> float:
-        return time.perf_counter() - self.t0
-
-    def point(self, t: float, incumbent: float | None, bound: float | None, found_by: str | None) -> dict:
-        return {**progress_point(t, incumbent, bound), "found_by": found_by}
-
-    def record(self, point: dict) -> None:
-        self.trace.append(point)
-        if self.on_progress is not None:
-            self.on_progress(point)
-
-    def take(self, candidate: Incumbent | None) -> bool:
-        """Keep ``candidate`` when it improves the incumbent; a point in the trace says who found it."""
-        if candidate is None or (self.best is not None and not improves(self.model, candidate.objective,
-                                                                        self.best.objective)):
-            return False
-        self.best = candidate
-        self.record(self.point(self.now(), candidate.objective, self.bound, candidate.found_by))
-        self.polish_best()
-        return True
-
-    def polish_best(self) -> None:
-        """The problem's local search on a new incumbent — not on the start (the problem's own search
-        made it) nor on a polished plan — kept when it improves (step ``polish``)."""
-        if self.polish is None or self.best.found_by in (START, POLISHED):
-            return
-        t, of = self.now(), self.best.found_by
-        kept = self.take(offer(self.model, self.complete, self.polish(self.best.x), POLISHED))
-        self.steps.append({"step": "polish", "t": round(t, 3), "time_s": round(self.now() - t, 3), "of": of,
-                           "objective": self.best.objective, "improved": kept})
-
-    def gap(self) -> float | None:
-        return relative_gap(self.best.objective if self.best else None, self.bound)
-
-    def whole_bound(self, bound: float | None) -> float | None:
-        """A bound of the held model as one of the whole model (the fixing's floor where it is weaker)."""
-        return bound if self.fixing is None else bound_with(self.model, self.fixing, bound)
-
-    @property
-    def solved(self) -> CompiledModel:
-        return self.held if self.held is not None else self.model
-
-    def step(self, name: str, t: float, res: SolveResult, free: int, kept: bool) -> None:
-        self.steps.append({"step": name, "t": round(t, 3), "time_s": round(res.time_s, 3), "free_columns": free,
-                           "termination": res.termination, "objective": res.objective, "improved": kept})
-
+__all__ = ["Budget", "solve"]
 
 def solve(adapter: Adapter, model: CompiledModel, settings: SolverSettings, complete: Complete, *,
-          start: np.ndarray | None = None, on_progress: ProgressFn | None = None,
+          start: np.ndarray | Future | None = None, on_progress: ProgressFn | None = None,
           log: Callable[[str], None] = lambda _: None, budget: Budget = Budget(),
           polish: Polish | None = None) -> SolveResult:
     """The model solved with the primal engine in front of ``adapter`` (one with the ``warm_start``
-    feature); ``start`` is the problem's first plan (partial where it holds NaN); ``polish`` the
-    problem's own local search, run on every plan a heuristic or the MIP finds (``heuristic:polish``).
-    The result's plan is completed, its bound the tighter of the LP's and the MIP's."""
+    feature); ``start`` is the problem's first plan (partial where it holds NaN), or a Future of the
+    problem's ``initial_plan`` result being found in another thread, taken once the LP is solved;
+    ``polish`` the problem's own local search, run on every plan a heuristic or the MIP finds
+    (``heuristic:polish``). The result's plan is completed, its bound the tighter of the LP's and the MIP's."""
+    pending = start if isinstance(start, Future) else None
+    if pending is not None:
+        start = None
     if not model.integer.any():
-        return adapter.solve(model, settings, on_progress=on_progress, start=start)
-    s = _Search(model, complete, on_progress, polish=polish)
+        return adapter.solve(model, settings, on_progress=on_progress,
+                             start=pending.result()[0] if pending is not None else start)
+    s = Search(model, complete, on_progress, polish=polish)
     whole = start is not None and not np.isnan(start).any()
     if whole:
         s.take(offer(model, complete, start, START))
     try:
         x_lp = _relax(adapter, s, settings, budget, log)
+        if pending is not None:  # found beside the LP (both cores): the same plan as in turn, so deterministic
+            start = pending.result()[0]
+            whole = start is not None and not np.isnan(start).any()
+            if whole:
+                s.take(offer(model, complete, start, START))
         if whole and x_lp is not None:
             _hold(s, settings, x_lp, log)
         partial = start is not None and not whole
@@ -176,11 +90,11 @@ def solve(adapter: Adapter, model: CompiledModel, settings: SolverSettings, comp
             _lp_fixing(adapter, s, settings, budget, x_lp, log)
         if partial and s.best is None:
             _partial_held(adapter, s, settings, budget, start, log)
-        if x_lp is not None and s.best is not None and not _proven(s, settings):
+        if x_lp is not None and s.best is not None and not proven(s, settings):
             _rins(adapter, s, settings, budget, x_lp, log)
     except (_Interrupted, KeyboardInterrupt):  # Ctrl-C in a sub-solve or between them: keep the incumbent
         return _result(adapter, s, settings, INTERRUPTED, "interrupted (Ctrl-C) in the primal engine")
-    if _proven(s, settings):
+    if proven(s, settings):
         return _result(adapter, s, settings, OPTIMAL, "proven within the gap by the LP bound (primal engine)")
     lp = s.steps[0]
     if lp["termination"] == TIME_LIMIT and settings.time_limit - s.now() < lp["time_s"]:
@@ -191,7 +105,7 @@ def solve(adapter: Adapter, model: CompiledModel, settings: SolverSettings, comp
     return _mip(adapter, s, settings, None if whole else start, log)
 
 
-def _mip(adapter: Adapter, s: _Search, settings: SolverSettings, partial: np.ndarray | None,
+def _mip(adapter: Adapter, s: Search, settings: SolverSettings, partial: np.ndarray | None,
          log: Callable[[str], None]) -> SolveResult:
     """The MIP for the time left, from the best plan (else the problem's partial plan); its trace on the
     engine's clock, each incumbent labelled with who found it, and its plan offered like any other."""
@@ -206,7 +120,7 @@ def _mip(adapter: Adapter, s: _Search, settings: SolverSettings, partial: np.nda
         incumbent = p["incumbent"]
         if incumbent is not None and not same_value(incumbent, last["incumbent"]):
             last.update(incumbent=incumbent, found_by=MIP)
-        return s.point(offset + p["t"], incumbent, _tighter(model, s.whole_bound(p["bound"]), s.bound),
+        return s.point(offset + p["t"], incumbent, tighter(model, s.whole_bound(p["bound"]), s.bound),
                        last["found_by"] if incumbent is not None else None)
 
     def live(p: dict) -> None:
@@ -226,7 +140,7 @@ def _mip(adapter: Adapter, s: _Search, settings: SolverSettings, partial: np.nda
             s.best = found
             s.polish_best()
     if res.termination != INFEASIBLE:
-        s.bound = _tighter(model, s.whole_bound(res.bound), s.bound)
+        s.bound = tighter(model, s.whole_bound(res.bound), s.bound)
     return _result(adapter, s, settings, res.termination, res.detail)
 
 
@@ -234,39 +148,13 @@ class _Interrupted(Exception):
     """A sub-solve was stopped by Ctrl-C: the engine stops with its incumbent."""
 
 
-def _tighter(model: CompiledModel, a: float | None, b: float | None) -> float | None:
-    if a is None or b is None:
-        return b if a is None else a
-    return min(a, b) if model.sense == "max" else max(a, b)
-
-
-def _proven(s: _Search, settings: SolverSettings) -> bool:
-    gap = s.gap()
-    return gap is not None and gap <= settings.gap
-
-
-def _until(s: _Search, settings: SolverSettings, budget: Budget) -> float:
-    """When the heuristics stop starting steps (seconds on the engine's clock)."""
-    lp_s = s.steps[0]["time_s"] if s.steps and s.steps[0]["step"] == "lp" else 0.0
-    share = min(budget.heuristic_share, max(budget.min_share, (lp_s * (1 + budget.lp_multiple)) / settings.time_limit))
-    return share * settings.time_limit
-
-
-def _over(s: _Search, settings: SolverSettings, budget: Budget) -> bool:
-    return s.now() >= _until(s, settings, budget)
-
-
-def _step_seconds(s: _Search, settings: SolverSettings, budget: Budget) -> float:
-    return max(min(budget.step_share * settings.time_limit, _until(s, settings, budget) - s.now()), 0.05)
-
-
-def _sub_mip(adapter: Adapter, s: _Search, settings: SolverSettings, budget: Budget, step: str, found_by: str,
+def _sub_mip(adapter: Adapter, s: Search, settings: SolverSettings, budget: Budget, step: str, found_by: str,
              centre: np.ndarray, free: np.ndarray, start: np.ndarray | None) -> tuple[SolveResult, bool]:
     """One heuristic's sub-MIP (``free`` open, the other integer columns held at ``centre``, solved from
     ``start`` within the step's budget): its plan offered as ``found_by``, the step recorded; whether
     the plan became the incumbent."""
     t = s.now()
-    res = solve_around(adapter, s.solved, settings, centre, free, start, _step_seconds(s, settings, budget),
+    res = solve_around(adapter, s.solved, settings, centre, free, start, step_seconds(s, settings, budget),
                        budget.nodes)
     kept = res.has_solution and s.take(offer(s.model, s.complete, res.x, found_by))
     s.step(step, t, res, int(free[s.model.integer].sum()), kept)
@@ -285,7 +173,7 @@ def _started_blocks(model: CompiledModel, start: np.ndarray) -> np.ndarray:
     return np.where(np.isin(block, block[known & own]) & own, block, -1)
 
 
-def _greedy(adapter: Adapter, s: _Search, settings: SolverSettings, budget: Budget, start: np.ndarray,
+def _greedy(adapter: Adapter, s: Search, settings: SolverSettings, budget: Budget, start: np.ndarray,
             x_lp: np.ndarray | None, log: Callable[[str], None]) -> None:
     """The families' partial plan taken as their whole decision (``heuristic:greedy``): its columns at
     their values and every other integer column of the blocks it started at 0, so each started site
@@ -309,13 +197,13 @@ def _greedy(adapter: Adapter, s: _Search, settings: SolverSettings, budget: Budg
     _first_plan(adapter, s, settings, budget, "greedy", centre, [*attempts, ~held], log)
 
 
-def _first_plan(adapter: Adapter, s: _Search, settings: SolverSettings, budget: Budget, step: str,
+def _first_plan(adapter: Adapter, s: Search, settings: SolverSettings, budget: Budget, step: str,
                 centre: np.ndarray, attempts: list[np.ndarray], log: Callable[[str], None]) -> None:
     """Sub-MIPs around ``centre`` freeing each of ``attempts`` (growing sets of columns) in turn until
     one has a plan (``heuristic:<step>``); one that frees no more than the one before is skipped."""
     previous = -1
     for free in attempts:
-        if _over(s, settings, budget):
+        if over(s, settings, budget):
             return
         if int(free.sum()) <= previous:  # the sparse rows reach no further: the same sub-MIP again
             continue
@@ -326,7 +214,7 @@ def _first_plan(adapter: Adapter, s: _Search, settings: SolverSettings, budget: 
             return
 
 
-def _grow(adapter: Adapter, s: _Search, settings: SolverSettings, budget: Budget, start: np.ndarray,
+def _grow(adapter: Adapter, s: Search, settings: SolverSettings, budget: Budget, start: np.ndarray,
           log: Callable[[str], None]) -> None:
     """From the incumbent, only the partial plan's own columns held (each site's core, its root among
     them) and the started blocks freed with the land they reach through the sparse rows — the sites'
@@ -337,7 +225,7 @@ def _grow(adapter: Adapter, s: _Search, settings: SolverSettings, budget: Budget
     root, so it could move off its core, made 2,000-column sub-MIPs spend 18–30 s in HiGHS's root
     without improving (synthetic 10,000-parcel sites model)."""
     model, known = s.model, ~np.isnan(start)
-    if _over(s, settings, budget):
+    if over(s, settings, budget):
         return
     free = Neighbourhoods(model).around((_started_blocks(model, start) >= 0) & model.integer, budget.grow_size)
     free &= ~known
@@ -346,11 +234,11 @@ def _grow(adapter: Adapter, s: _Search, settings: SolverSettings, budget: Budget
         log(f"primal engine: the sites grown around their cores, {s.best.objective:,.6g}")
 
 
-def _partial_held(adapter: Adapter, s: _Search, settings: SolverSettings, budget: Budget, start: np.ndarray,
+def _partial_held(adapter: Adapter, s: Search, settings: SolverSettings, budget: Budget, start: np.ndarray,
                   log: Callable[[str], None]) -> None:
     """The last resort when nothing else found a plan: only the partial plan's own columns held (what
     HiGHS does with a partial start), so the sites may grow around their cores (``heuristic:greedy``)."""
-    if _over(s, settings, budget):
+    if over(s, settings, budget):
         return
     known = ~np.isnan(start)
     res, _ = _sub_mip(adapter, s, settings, budget, "greedy-cores-held", heuristic("greedy"),
@@ -359,7 +247,7 @@ def _partial_held(adapter: Adapter, s: _Search, settings: SolverSettings, budget
         log(f"primal engine: plan from the greedy cores {res.objective:,.6g}")
 
 
-def _relax(adapter: Adapter, s: _Search, settings: SolverSettings, budget: Budget,
+def _relax(adapter: Adapter, s: Search, settings: SolverSettings, budget: Budget,
            log: Callable[[str], None]) -> np.ndarray | None:
     """The LP relaxation's solution, and its optimum as the bound; None when it did not solve."""
     log("primal engine: solving the LP relaxation")
@@ -375,7 +263,7 @@ def _relax(adapter: Adapter, s: _Search, settings: SolverSettings, budget: Budge
     return res.x
 
 
-def _hold(s: _Search, settings: SolverSettings, x_lp: np.ndarray, log: Callable[[str], None]) -> None:
+def _hold(s: Search, settings: SolverSettings, x_lp: np.ndarray, log: Callable[[str], None]) -> None:
     """Phased models: the columns the LP's reduced costs and the start prove no plan within the gap moves
     are held for RINS and the MIP (``fix_by_reduced_costs``: why, and why the bound stays a bound)."""
     if s.reduced_costs is None or s.best is None or not (s.model.rows["family"] == PHASING).any():
@@ -389,7 +277,7 @@ def _hold(s: _Search, settings: SolverSettings, x_lp: np.ndarray, log: Callable[
                     "floor": fixing.floor})
 
 
-def _lp_fixing(adapter: Adapter, s: _Search, settings: SolverSettings, budget: Budget, x_lp: np.ndarray,
+def _lp_fixing(adapter: Adapter, s: Search, settings: SolverSettings, budget: Budget, x_lp: np.ndarray,
                log: Callable[[str], None]) -> None:
     """The LP's integral columns held, the fractional ones and a growing neighbourhood solved."""
     model = s.model
@@ -402,14 +290,14 @@ def _lp_fixing(adapter: Adapter, s: _Search, settings: SolverSettings, budget: B
     _first_plan(adapter, s, settings, budget, "lp-fixing", x_lp, attempts, log)
 
 
-def _rins(adapter: Adapter, s: _Search, settings: SolverSettings, budget: Budget, x_lp: np.ndarray,
+def _rins(adapter: Adapter, s: Search, settings: SolverSettings, budget: Budget, x_lp: np.ndarray,
           log: Callable[[str], None]) -> None:
     """Neighbourhoods of the columns where the incumbent and the LP disagree, solved from the incumbent."""
     model = s.model
     hood = Neighbourhoods(model)
     cap, previous = int(model.integer.sum()) // 2, -1
     for size in budget.rins_sizes:
-        if _over(s, settings, budget) or _proven(s, settings):
+        if over(s, settings, budget) or proven(s, settings):
             return
         seeds = model.integer & (np.abs(s.best.x - x_lp) > 1e-6)
         if not seeds.any():
@@ -424,11 +312,11 @@ def _rins(adapter: Adapter, s: _Search, settings: SolverSettings, budget: Budget
         log(f"primal engine: RINS improved the plan to {s.best.objective:,.6g}")
 
 
-def _result(adapter: Adapter, s: _Search, settings: SolverSettings, termination: str, detail: str) -> SolveResult:
+def _result(adapter: Adapter, s: Search, settings: SolverSettings, termination: str, detail: str) -> SolveResult:
     """The engine's result: the best plan with who found it, the tighter bound, the trace closed at
     the final figures. A plan the bound proves within the gap is optimal however the MIP stopped."""
     best, elapsed = s.best, s.now()
-    if termination != INTERRUPTED and best is not None and _proven(s, settings):
+    if termination != INTERRUPTED and best is not None and proven(s, settings):
         termination = OPTIMAL
     if termination == INFEASIBLE:
         s.bound = None
