@@ -20,7 +20,6 @@ Figures: the myopic start's time and objective, the LP's time, the columns held,
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import subprocess
@@ -88,7 +87,7 @@ def child(scenario: str, variant: str, time_limit: float) -> dict:
     else:
         x_lp, rc, lp_bound, lp_s = lp_with_reduced_costs(model)
         fixing = fix_by_reduced_costs(model, x_lp, rc, lp_bound, start, settings.gap)
-        fixed = dataclasses.replace(model, col_lo=fixing.col_lo, col_hi=fixing.col_hi)
+        fixed = fixing.held(model)
         left = settings.model_copy(update={"time_limit": max(1.0, settings.time_limit - (time.perf_counter() - t))})
         if base == "engine-fixing":  # the engine on the held model: its own LP again (the same bound), RINS, MIP
             res = engine.solve(adapter, fixed, left, problem.complete, start=start)

@@ -94,7 +94,7 @@ def test_tiny_phased_model_keeps_its_optimum(tmp_path, gap):
     assert lp_bound == pytest.approx(91.0)
     fixing = fix_by_reduced_costs(model, x_lp, rc, lp_bound, start, gap)
     assert len(fixing.fixed) > 0                                      # the case exercises the holding
-    held = dataclasses.replace(model, col_lo=fixing.col_lo, col_hi=fixing.col_hi)
+    held = fixing.held(model)
     assert not len(held.violations(start))
     res = adapter.solve(held, exact, start=start)
     assert res.termination == "optimal" and not len(model.violations(res.x))

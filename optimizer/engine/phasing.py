@@ -231,6 +231,10 @@ class Fixing:
     """no plan that moves a held column is better than this: the fixed model's bound, taken with this
     (``bound_with``), is a bound of the whole model"""
 
+    def held(self, model: CompiledModel) -> CompiledModel:
+        """``model`` with the held columns at their bounds: what the sub-MIPs and the MIP then solve."""
+        return replace(model, col_lo=self.col_lo, col_hi=self.col_hi)
+
 
 def fix_by_reduced_costs(model: CompiledModel, x_lp: np.ndarray, reduced_costs: np.ndarray, lp_bound: float,
                          plan: np.ndarray, gap: float = 0.0) -> Fixing:

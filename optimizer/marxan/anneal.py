@@ -23,7 +23,7 @@ import numpy as np
 from numba import njit
 
 from optimizer.marxan.arrays import MarxanProject
-from optimizer.marxan.score import evaluate, held
+from optimizer.marxan.score import Score, evaluate, held
 
 MOVES_PER_SECOND = 3e6
 """the nominal rate that turns a time budget into a number of moves (measured 1.0–3.3 million a second on the
@@ -43,7 +43,8 @@ CHUNK = 200_000
 @dataclass(frozen=True)
 class AnnealResult:
     zone: np.ndarray
-    score: float
+    score: Score
+    """the plan's score by ``score.evaluate`` (totals and each feature's shortfall)"""
     moves: int
     """annealing moves tried"""
     improvement_sweeps: int
@@ -330,5 +331,5 @@ def anneal(p: MarxanProject, *, moves: int, seed: int = 0, time_cap_s: float | N
     if len(k.movable):
         _, sweeps = _improve(seed + 1, max_sweeps, *state.args(), *_project_args(k), k.movable, k.allowed)
     zone = state.zone.copy()
-    return AnnealResult(zone=zone, score=evaluate(p, zone).total, moves=done, improvement_sweeps=int(sweeps),
+    return AnnealResult(zone=zone, score=evaluate(p, zone), moves=done, improvement_sweeps=int(sweeps),
                         time_s=time.perf_counter() - t_start, stopped_by_time=stopped, initial_temperature=t0)

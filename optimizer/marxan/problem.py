@@ -140,7 +140,7 @@ class MarxanProject:
         p, t = self.project, time.perf_counter()
         moves = int(min(MOVES_PER_SECOND * ANNEAL_SHARE * self.settings.time_limit, MAX_MOVES_PER_UNIT * p.n_pu))
         found = anneal(p, moves=moves, seed=self.settings.seed, time_cap_s=2 * ANNEAL_SHARE * self.settings.time_limit)
-        zone, score = found.zone, evaluate(p, found.zone)
+        zone, score = found.zone, found.score
         block = {"source": "annealing on Marxan's score, then iterative improvement", "moves": found.moves,
                  "improvement_sweeps": found.improvement_sweeps, "stopped_by_time_cap": found.stopped_by_time,
                  "initial_temperature": found.initial_temperature}

@@ -33,7 +33,6 @@ nothing quickly the MIP has the rest, and they bind on large models and loaded m
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from concurrent.futures import Future
 
@@ -42,7 +41,7 @@ import numpy as np
 from optimizer.engine.compile import ASSIGN
 from optimizer.engine.model import CompiledModel
 from optimizer.engine.phasing import PHASING, fix_by_reduced_costs
-from optimizer.engine.primal.neighbourhoods import Neighbourhoods, blocks, fractional, relaxation, solve_around
+from optimizer.engine.primal.neighbourhoods import blocks, fractional, relaxation, solve_around
 from optimizer.engine.primal.plans import MIP, START, Complete, Polish, heuristic, improves, offer, same_value
 from optimizer.engine.primal.search import Budget, Search, over, proven, step_seconds, tighter
 from optimizer.engine.scenario import SolverSettings
@@ -67,16 +66,12 @@ def solve(adapter: Adapter, model: CompiledModel, settings: SolverSettings, comp
         return adapter.solve(model, settings, on_progress=on_progress,
                              start=pending.result()[0] if pending is not None else start)
     s = Search(model, complete, on_progress, polish=polish)
-    whole = start is not None and not np.isnan(start).any()
-    if whole:
-        s.take(offer(model, complete, start, START))
+    whole = _take_start(s, start)
     try:
         x_lp = _relax(adapter, s, settings, budget, log)
         if pending is not None:  # found beside the LP (both cores): the same plan as in turn, so deterministic
             start = pending.result()[0]
-            whole = start is not None and not np.isnan(start).any()
-            if whole:
-                s.take(offer(model, complete, start, START))
+            whole = _take_start(s, start)
         if whole and x_lp is not None:
             _hold(s, settings, x_lp, log)
         partial = start is not None and not whole
@@ -103,6 +98,14 @@ def solve(adapter: Adapter, model: CompiledModel, settings: SolverSettings, comp
         return _result(adapter, s, settings, TIME_LIMIT, "the LP relaxation did not finish within "
                        f"{budget.lp_share:.0%} of the time limit; no time left for the MIP (primal engine)")
     return _mip(adapter, s, settings, None if whole else start, log)
+
+
+def _take_start(s: Search, start: np.ndarray | None) -> bool:
+    """The problem's first plan as the first incumbent when it is a whole plan; whether it is one."""
+    whole = start is not None and not np.isnan(start).any()
+    if whole:
+        s.take(offer(s.model, s.complete, start, START))
+    return whole
 
 
 def _mip(adapter: Adapter, s: Search, settings: SolverSettings, partial: np.ndarray | None,
@@ -189,7 +192,7 @@ def _greedy(adapter: Adapter, s: Search, settings: SolverSettings, budget: Budge
     centre = np.where(known, start, 0.0)
     attempts: list[np.ndarray] = []
     if x_lp is not None:
-        hood = Neighbourhoods(model)
+        hood = s.hood
         centre = np.where(held, centre, x_lp)
         meets = hood.hop(hood.hop(held & model.integer & (np.abs(centre - x_lp) > 1e-6)))  # to the parcels' uses
         seeds = (fractional(model, x_lp) | meets) & ~held
@@ -227,7 +230,7 @@ def _grow(adapter: Adapter, s: Search, settings: SolverSettings, budget: Budget,
     model, known = s.model, ~np.isnan(start)
     if over(s, settings, budget):
         return
-    free = Neighbourhoods(model).around((_started_blocks(model, start) >= 0) & model.integer, budget.grow_size)
+    free = s.hood.around((_started_blocks(model, start) >= 0) & model.integer, budget.grow_size)
     free &= ~known
     _, kept = _sub_mip(adapter, s, settings, budget, "greedy-grown", heuristic("greedy"), s.best.x, free, s.best.x)
     if kept:
@@ -271,7 +274,7 @@ def _hold(s: Search, settings: SolverSettings, x_lp: np.ndarray, log: Callable[[
     fixing = fix_by_reduced_costs(s.model, x_lp, s.reduced_costs, s.bound, s.best.x, settings.gap)
     if len(fixing.fixed):
         s.fixing = fixing
-        s.held = dataclasses.replace(s.model, col_lo=fixing.col_lo, col_hi=fixing.col_hi)
+        s.held = fixing.held(s.model)
         log(f"primal engine: {len(fixing.fixed):,} columns held by their reduced costs")
     s.steps.append({"step": "reduced-cost fixing", "t": round(s.now(), 3), "held_columns": int(len(fixing.fixed)),
                     "floor": fixing.floor})
@@ -285,16 +288,14 @@ def _lp_fixing(adapter: Adapter, s: Search, settings: SolverSettings, budget: Bu
     if not seeds.any():
         s.take(offer(model, s.complete, x_lp, heuristic("lp-fixing")))
         return
-    hood = Neighbourhoods(model)
-    attempts = [hood.around(seeds, size) for size in budget.fixing_sizes]
+    attempts = [s.hood.around(seeds, size) for size in budget.fixing_sizes]
     _first_plan(adapter, s, settings, budget, "lp-fixing", x_lp, attempts, log)
 
 
 def _rins(adapter: Adapter, s: Search, settings: SolverSettings, budget: Budget, x_lp: np.ndarray,
           log: Callable[[str], None]) -> None:
     """Neighbourhoods of the columns where the incumbent and the LP disagree, solved from the incumbent."""
-    model = s.model
-    hood = Neighbourhoods(model)
+    model, hood = s.model, s.hood
     cap, previous = int(model.integer.sum()) // 2, -1
     for size in budget.rins_sizes:
         if over(s, settings, budget) or proven(s, settings):

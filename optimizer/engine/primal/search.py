@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
 from optimizer.engine.model import CompiledModel
 from optimizer.engine.phasing import Fixing, bound_with
+from optimizer.engine.primal.neighbourhoods import Neighbourhoods
 from optimizer.engine.primal.plans import POLISHED, START, Complete, Incumbent, Polish, improves, offer
 from optimizer.engine.scenario import SolverSettings
 from optimizer.engine.solvers.base import ProgressFn, SolveResult, progress_point, relative_gap
@@ -66,6 +68,11 @@ class Search:
 
     def now(self) -> float:
         return time.perf_counter() - self.t0
+
+    @cached_property
+    def hood(self) -> Neighbourhoods:
+        """The model's sparse-row incidence, built once for every step that grows a neighbourhood."""
+        return Neighbourhoods(self.model)
 
     def point(self, t: float, incumbent: float | None, bound: float | None, found_by: str | None) -> dict:
         return {**progress_point(t, incumbent, bound), "found_by": found_by}
