@@ -1,4 +1,4 @@
-"""The joint 2030–2050 model: HiGHS from the myopic plan with and without reduced-cost fixing.
+"""The joint 2030–2050 model measured: its myopic start, reduced-cost fixing, the periods alone as a bound.
 
     python -m benchmarks.joint instances/cao_bang/scenarios/cao_bang_2030_2050.yaml --rounds 2 --time-limit 240
 
@@ -6,15 +6,22 @@ Variants, each solve in its own process, alternating round by round (``uptime`` 
 - ``engine``: what ``landalloc solve`` runs — the myopic start, then the primal engine (LP, RINS, MIP);
 - ``mip``: the myopic start, then HiGHS on the whole joint model from it;
 - ``fixing``: the myopic start, the LP relaxation with its reduced costs, the columns no plan within
-  the gap of the start can move held (``optimizer.engine.phasing.fix_by_reduced_costs``), then HiGHS
-  on that model from the start; its bound is taken with the fixing's floor (``bound_with``), and its
-  plan is checked against every row of the whole model;
+  the gap of the start can move held (``optimizer.engine.primal.fixing.fix_by_reduced_costs``), then
+  HiGHS on that model from the start; its bound is taken with the fixing's floor (``bound_with``), and
+  its plan is checked against every row of the whole joint model;
 - ``engine-fixing``: the same held model given to the primal engine (which solves the LP again, then
-  RINS and the MIP): what the engine would do with the fixing wired in, plus one LP.
+  RINS and the MIP);
+- ``periods``: the decomposition bound — each period alone (its own rows, no link row, the joint
+  objective's weight), solved as the run's MIP: the sum of their bounds is a bound of the joint model,
+  as every joint plan meets each period's rows. Also the *centre* (the myopic plan's earlier periods
+  with the last period's own plan), how many link rows it breaks, and the joint plan a sub-MIP around
+  those rows makes of it (``--repair-size`` integer columns freed through the sparse rows, gap 0,
+  1,000 nodes).
 Suffixes ``+OPT=V`` (repeatable, V a JSON value) give HiGHS more options, e.g. ``fixing+presolve="off"``.
 
-Figures: the myopic start's time and objective, the LP's time, the columns held, the solve's time to
-0.5 % (from the end of the start), the final objective, bound and gap.
+Figures: the myopic start's time and objective (and each of its steps: time, objective, bound), the LP's
+time, the columns held, the solve's time to 0.5 % (from the end of the start), the final objective,
+bound and gap.
 """
 
 from __future__ import annotations
@@ -56,8 +63,64 @@ def lp_with_reduced_costs(model) -> tuple[np.ndarray, np.ndarray, float, float]:
     return res.x, reduced, sign * res.fun + model.offset, seconds
 
 
-def child(scenario: str, variant: str, time_limit: float) -> dict:
-    from optimizer.engine.phasing import bound_with, fix_by_reduced_costs
+def alone(phased, block):
+    """One period of the stacked model by itself: its columns (with the stacked bounds), its own rows,
+    no link row, and its share of the joint objective (the period's weight included)."""
+    from optimizer.engine.model import CompiledModel
+
+    m = phased.model
+    cols = slice(block.col_offset, block.col_offset + block.compiled.model.n_cols)
+    rows = slice(block.row_offset, block.row_offset + block.compiled.model.n_rows)
+    return CompiledModel(A=m.A[rows][:, cols], row_lo=m.row_lo[rows], row_hi=m.row_hi[rows], c=m.c[cols],
+                         col_lo=m.col_lo[cols].copy(), col_hi=m.col_hi[cols].copy(), integer=m.integer[cols],
+                         sense=m.sense, columns=m.columns.iloc[cols].reset_index(drop=True),
+                         rows=m.rows.iloc[rows].reset_index(drop=True), ineligible=m.ineligible, offset=0.0)
+
+
+def decomposition_bound(phased, adapter, settings) -> tuple[float | None, list]:
+    """Σ over the periods of the bound of each period alone (``alone``): a bound of the joint model, as a
+    joint plan meets every period's own rows and its objective is the sum of the periods' shares (plus
+    the model's offset). Also each period's result, for its time, plan and bound."""
+    results = [adapter.solve(alone(phased, b), settings) for b in phased.blocks]
+    bounds = [r.bound for r in results]
+    total = None if None in bounds else float(sum(bounds) + phased.model.offset)
+    return total, results
+
+
+def periods_alone(phased, adapter, settings, start, repair_size: int) -> dict:
+    """The ``periods`` variant: the decomposition bound, the centre and its repair (see the module's doc)."""
+    from optimizer.engine.primal.neighbourhoods import Neighbourhoods, solve_around
+    from optimizer.engine.solvers.base import relative_gap
+
+    model = phased.model
+    t = time.perf_counter()
+    bound, results = decomposition_bound(phased, adapter, settings)
+    out = {"periods_alone": [{"period": b.name, "time_s": round(r.time_s, 2), "objective": r.objective, "bound": r.bound}
+                             for b, r in zip(phased.blocks, results)],
+           "periods_s": round(time.perf_counter() - t, 2), "decomposition_bound": bound,
+           "start_gap_to_it": relative_gap(model.objective_value(start), bound)}
+    last = phased.blocks[-1]
+    if results[-1].x is None:
+        return out
+    centre = start.copy()
+    centre[last.col_offset:last.col_offset + last.compiled.model.n_cols] = np.round(results[-1].x, 9)
+    activity = model.A @ centre
+    broken = np.nonzero((activity > model.row_hi + 1e-6) | (activity < model.row_lo - 1e-6))[0]
+    seeds = np.zeros(model.n_cols, dtype=bool)
+    seeds[np.unique(model.A.tocsr()[broken].indices)] = True
+    free = Neighbourhoods(model).around(seeds & model.integer, repair_size)
+    t = time.perf_counter()
+    res = solve_around(adapter, model, settings.model_copy(update={"gap": 0.0}), centre, free, None, 120, 1000)
+    plan_ok = res.x is not None and not len(model.violations(res.x))
+    out.update(centre_objective=model.objective_value(centre), centre_broken_rows=int(len(broken)),
+               repair_free=int(free[model.integer].sum()), repair_s=round(time.perf_counter() - t, 2),
+               repair_objective=model.objective_value(res.x) if plan_ok else None,
+               repair_gap=relative_gap(model.objective_value(res.x), bound) if plan_ok else None)
+    return out
+
+
+def child(scenario: str, variant: str, time_limit: float, repair_size: int = 2000) -> dict:
+    from optimizer.engine.primal.fixing import bound_with, fix_by_reduced_costs
     from optimizer.engine.primal import engine
     from optimizer.engine.primal.plans import completed
     from optimizer.engine.run import problem_class
@@ -75,9 +138,14 @@ def child(scenario: str, variant: str, time_limit: float) -> dict:
     problem = problem_class(loaded.raw)(loaded, settings)
     model, adapter = problem.model, get_adapter(settings.name)
     t = time.perf_counter()
-    start, _ = problem.initial_plan(lambda _: None)
-    row = {"variant": variant, "start_s": round(time.perf_counter() - t, 2), "start_objective": model.objective_value(start)}
+    start, warm = problem.initial_plan(lambda _: None)
+    row = {"variant": variant, "start_s": round(time.perf_counter() - t, 2), "start_objective": model.objective_value(start),
+           "start_steps": [{k: p[k] for k in ("period", "time_s", "objective", "bound")} for p in warm["periods"]]}
     t = time.perf_counter()
+    if base == "periods":
+        row.update(periods_alone(problem.phased, adapter, settings, start, repair_size))
+        row["solve_s"] = round(time.perf_counter() - t, 2)
+        return row
     if base == "engine":
         res = engine.solve(adapter, model, settings, problem.complete, start=start)
         bound = res.bound
@@ -109,14 +177,17 @@ def child(scenario: str, variant: str, time_limit: float) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("scenario", type=Path, nargs="?")
-    ap.add_argument("--variants", nargs="+", default=["engine", "mip", "fixing"])
+    ap.add_argument("--variants", nargs="+", default=["engine", "mip", "fixing"],
+                    help="engine, mip, fixing, engine-fixing, periods (each with +OPT=V suffixes)")
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--time-limit", type=float, default=240.0)
     ap.add_argument("--out", type=Path, help="append one JSON row per solve")
-    ap.add_argument("--child", nargs=3, metavar=("SCENARIO", "VARIANT", "LIMIT"), help=argparse.SUPPRESS)
+    ap.add_argument("--repair-size", type=int, default=2000,
+                    help="integer columns the periods variant frees around the centre's broken link rows")
+    ap.add_argument("--child", nargs=4, metavar=("SCENARIO", "VARIANT", "LIMIT", "REPAIR"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        print(json.dumps(child(args.child[0], args.child[1], float(args.child[2]))), flush=True)
+        print(json.dumps(child(args.child[0], args.child[1], float(args.child[2]), int(args.child[3]))), flush=True)
         return
     if args.scenario is None:
         ap.error("the scenario is required")
@@ -125,7 +196,7 @@ def main() -> None:
         for variant in args.variants:
             load = os.getloadavg()
             cmd = [sys.executable, "-m", "benchmarks.joint", "--child", str(args.scenario.resolve()), variant,
-                   str(args.time_limit)]
+                   str(args.time_limit), str(args.repair_size)]
             p = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
             row = json.loads(p.stdout.strip().splitlines()[-1]) if p.returncode == 0 else \
                 {"variant": variant, "termination": f"crashed ({p.returncode})", "detail": p.stderr[-400:]}

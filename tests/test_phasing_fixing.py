@@ -1,4 +1,4 @@
-"""Reduced-cost fixing of the joint model (optimizer/engine/phasing.py, ``fix_by_reduced_costs``): the
+"""Reduced-cost fixing of the joint model (optimizer/engine/primal/fixing.py, ``fix_by_reduced_costs``): the
 columns it holds are the ones a hand calculation holds, and the held model keeps the optimum — exactly
 at gap 0, within the gap otherwise, with ``bound_with`` a true bound of the whole model — on the tiny
 phased case, whose optimum is enumerated here as in tests/test_phasing.py."""
@@ -14,7 +14,7 @@ import scipy.sparse as sp
 
 from benchmarks.joint import lp_with_reduced_costs
 from optimizer.engine.model import CompiledModel
-from optimizer.engine.phasing import bound_with, fix_by_reduced_costs
+from optimizer.engine.primal.fixing import bound_with, fix_by_reduced_costs
 from optimizer.engine.solvers import get_adapter
 
 from .test_phasing import nested, plans, value

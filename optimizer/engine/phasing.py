@@ -174,6 +174,10 @@ class PeriodResult:
     """this period's own objective (unweighted), or None when it has no plan"""
     termination: str
     gap: float | None
+    bound: float | None = None
+    """the solver's bound on this period's own objective given the earlier periods' plans — for the first
+    period a bound of its objective in every joint plan, as a joint plan meets all of its rows"""
+    time_s: float | None = None
 
 
 def _leading(model: CompiledModel, n_cols: int) -> CompiledModel:
@@ -210,71 +214,14 @@ def solve_myopic(phased: Phased, settings) -> tuple[list[PeriodResult], np.ndarr
         sub.col_hi[: len(fixed)] = fixed
         res = adapter.solve(sub, settings)
         if not res.has_solution:
-            out.append(PeriodResult(b.name, None, res.termination, None))
+            out.append(PeriodResult(b.name, None, res.termination, None, time_s=round(res.time_s, 3)))
             out += [PeriodResult(later.name, None, "not solved", None) for later in phased.blocks[len(out):]]
             return out, None
         x = np.round(res.x, 9)
         x[sub.integer] = np.round(x[sub.integer])
         fixed = x
-        out.append(PeriodResult(b.name, res.objective, res.termination, res.gap))
+        out.append(PeriodResult(b.name, res.objective, res.termination, res.gap, res.bound, round(res.time_s, 3)))
     return out, fixed
-
-
-@dataclass(frozen=True)
-class Fixing:
-    """Integer columns held at their LP bound because no plan good enough to matter can move them."""
-    col_lo: np.ndarray
-    col_hi: np.ndarray
-    fixed: np.ndarray
-    """the columns held (indices into the model)"""
-    floor: float
-    """no plan that moves a held column is better than this: the fixed model's bound, taken with this
-    (``bound_with``), is a bound of the whole model"""
-
-    def held(self, model: CompiledModel) -> CompiledModel:
-        """``model`` with the held columns at their bounds: what the sub-MIPs and the MIP then solve."""
-        return replace(model, col_lo=self.col_lo, col_hi=self.col_hi)
-
-
-def fix_by_reduced_costs(model: CompiledModel, x_lp: np.ndarray, reduced_costs: np.ndarray, lp_bound: float,
-                         plan: np.ndarray, gap: float = 0.0) -> Fixing:
-    """Reduced-cost fixing before the MIP, from the LP relaxation and a plan already in hand.
-
-    Moving a column j off the bound where the LP left it costs at least |reduced cost j|, so every plan
-    that moves it is worth at most lp_bound − |d_j|; when that is below ``floor`` = the incumbent
-    improved by ``gap`` (relative, as the solver's stop), j is held. Exact for the requested gap: a
-    plan better than the floor keeps every held column, and a plan that does not is within the gap
-    of the incumbent ``plan``, which stays a plan of the fixed model (a column is held only at the
-    plan's own value). Why the joint model needs it: its link rows x[p, u, 2030] ≤ x[p, u, 2050] make
-    every resettlement column unlike its neighbours, so HiGHS's presolve keeps ~42,000 cost-carrying
-    binaries where the periods alone keep ~4,700, and its objective clique partition, quadratic in
-    them, took 26 of a 59 s MIP (benchmarks/README.md, "The joint 2030–2050 model (session 7)")."""
-    maximize = model.sense == "max"
-    incumbent = model.objective_value(plan)
-    # the floor a final plan's gap is measured from: only where |objective| cannot shrink below the incumbent's
-    # does the gap widen it (a maximum above a non-negative incumbent, a minimum below a non-positive one)
-    widen = gap if (incumbent >= 0) == maximize else 0.0
-    floor = incumbent + (1 if maximize else -1) * widen * abs(incumbent)
-    slack = abs(lp_bound - floor) + 1e-7 * max(1.0, abs(lp_bound))  # |d_j| above this: moving j falls short
-    d = reduced_costs if maximize else -reduced_costs               # as for a maximum: ≤ 0 at lower, ≥ 0 at upper
-    lo, hi = model.col_lo, model.col_hi
-    tol = 1e-9
-    movable = model.integer & (hi > lo)
-    at_lo = movable & (np.abs(x_lp - lo) <= tol) & (np.abs(plan - lo) <= tol) & (-d > slack)
-    at_hi = movable & (np.abs(x_lp - hi) <= tol) & (np.abs(plan - hi) <= tol) & (d > slack) & ~at_lo
-    if (maximize and lp_bound < floor) or (not maximize and lp_bound > floor):
-        at_lo[:] = at_hi[:] = False                                    # the incumbent already meets the gap
-    col_lo, col_hi = lo.copy(), hi.copy()
-    col_hi[at_lo] = lo[at_lo]
-    col_lo[at_hi] = hi[at_hi]
-    return Fixing(col_lo=col_lo, col_hi=col_hi, fixed=np.nonzero(at_lo | at_hi)[0], floor=float(floor))
-
-
-def bound_with(model: CompiledModel, fixing: Fixing, bound: float | None) -> float | None:
-    """The whole model's bound from the fixed model's: the weaker of it and the fixing's floor."""
-    if bound is None or not len(fixing.fixed):
-        return bound
-    return max(bound, fixing.floor) if model.sense == "max" else min(bound, fixing.floor)
 
 
 def period_objectives(phased: Phased, x: np.ndarray) -> list[float]:

@@ -3,9 +3,9 @@
 1. The problem's first plan, when it is a whole plan (the myopic plan of a phased scenario), is the
    first incumbent (``start``).
 2. The LP relaxation: its optimum is a bound from the first seconds, and its solution is integral
-   almost everywhere on these models. On a phased model with a whole start, the columns its reduced
-   costs prove no plan within the gap moves are held for the rest (``reduced-cost fixing``;
-   ``phasing.fix_by_reduced_costs`` says why the bound stays a bound).
+   almost everywhere on these models. With a whole start, the columns its reduced costs prove no plan
+   within the gap moves are held for the rest (``reduced-cost fixing``; ``fixing.fix_by_reduced_costs``
+   says why the bound stays a bound).
 3. Where the problem's first plan is partial (the sites' greedy cores), that plan as the families'
    whole decision and the rest solved around the LP (``heuristic:greedy``), then, from that plan,
    only the partial plan's own columns held and the sites' land freed, so each site may grow around
@@ -18,7 +18,8 @@
    plan's own columns held.
 4. RINS (``heuristic:rins``): around the incumbent, the columns where it and the LP disagree and a
    growing neighbourhood of them freed, the rest held at the incumbent, solved from the incumbent.
-5. The MIP from the best plan (``mip`` names each plan it improves on), for the time left — skipped
+5. Reduced-cost fixing again, from the best plan, whatever the model: its higher floor holds more.
+6. The MIP from the best plan (``mip`` names each plan it improves on), for the time left — skipped
    when the LP bound already proves the plan within the requested gap.
 
 Where the problem has a local search (``polish``: a Marxan project's annealing), every new incumbent a
@@ -40,10 +41,10 @@ import numpy as np
 
 from optimizer.engine.compile import ASSIGN
 from optimizer.engine.model import CompiledModel
-from optimizer.engine.phasing import PHASING, fix_by_reduced_costs
+from optimizer.engine.primal.fixing import fix_by_reduced_costs
 from optimizer.engine.primal.neighbourhoods import blocks, fractional, relaxation, solve_around
 from optimizer.engine.primal.plans import MIP, START, Complete, Polish, heuristic, improves, offer, same_value
-from optimizer.engine.primal.search import Budget, Search, over, proven, step_seconds, tighter
+from optimizer.engine.primal.search import Budget, Search, over, proven, step_seconds, tighter, until
 from optimizer.engine.scenario import SolverSettings
 from optimizer.engine.solvers.base import (INFEASIBLE, INTERRUPTED, OPTIMAL, TIME_LIMIT, Adapter, ProgressFn,
                                            SolveResult)
@@ -97,7 +98,9 @@ def solve(adapter: Adapter, model: CompiledModel, settings: SolverSettings, comp
         # only overrun the limit (HiGHS does not stop inside presolve), never find or improve a plan
         return _result(adapter, s, settings, TIME_LIMIT, "the LP relaxation did not finish within "
                        f"{budget.lp_share:.0%} of the time limit; no time left for the MIP (primal engine)")
-    return _mip(adapter, s, settings, None if whole else start, log)
+    if x_lp is not None:
+        _hold(s, settings, x_lp, log)
+    return _mip(adapter, s, settings, budget, None if whole else start, log)
 
 
 def _take_start(s: Search, start: np.ndarray | None) -> bool:
@@ -108,10 +111,11 @@ def _take_start(s: Search, start: np.ndarray | None) -> bool:
     return whole
 
 
-def _mip(adapter: Adapter, s: Search, settings: SolverSettings, partial: np.ndarray | None,
+def _mip(adapter: Adapter, s: Search, settings: SolverSettings, budget: Budget, partial: np.ndarray | None,
          log: Callable[[str], None]) -> SolveResult:
     """The MIP for the time left, from the best plan (else the problem's partial plan); its trace on the
-    engine's clock, each incumbent labelled with who found it, and its plan offered like any other."""
+    engine's clock, each incumbent labelled with who found it, and its plan offered like any other. On
+    a large model HiGHS's presolve gets a work limit (``Budget.mip_presolve_reductions``)."""
     model, left = s.model, settings.time_limit - s.now()
     log(f"MIP from {'the ' + s.best.found_by + ' plan' if s.best else 'no plan'} ({left:.1f} s left)")
     offset = s.now()
@@ -131,8 +135,10 @@ def _mip(adapter: Adapter, s: Search, settings: SolverSettings, partial: np.ndar
             s.on_progress(relabel(p))
 
     reserve = s.polish.seconds if s.polish is not None else 0.0  # the MIP's plan is polished after it
-    res = adapter.solve(s.solved, settings.model_copy(update={"time_limit": max(left - reserve, 0.5)}), on_progress=live,
-                        start=s.best.x if s.best is not None else partial)
+    guard = {"presolve_reduction_limit": budget.mip_presolve_reductions} if s.solved.n_rows > budget.large_rows else {}
+    res = adapter.solve(s.solved, settings.model_copy(update={"time_limit": max(left - reserve, 0.5),
+                                                              "options": {**guard, **settings.options}}),
+                        on_progress=live, start=s.best.x if s.best is not None else partial)
     s.trace += [relabel(p) for p in res.progress]
     s.extra = dict(res.extra)
     s.steps.append({"step": "mip", "t": round(offset, 3), "time_s": round(res.time_s, 3),
@@ -261,21 +267,25 @@ def _relax(adapter: Adapter, s: Search, settings: SolverSettings, budget: Budget
         raise _Interrupted
     if res.termination != OPTIMAL or not res.has_solution:
         return None
-    s.bound, s.reduced_costs = res.objective, res.reduced_costs
+    s.bound = s.lp_bound = res.objective
+    s.reduced_costs = res.reduced_costs
     s.record(s.point(s.now(), s.best.objective if s.best else None, s.bound, s.best.found_by if s.best else None))
     return res.x
 
 
 def _hold(s: Search, settings: SolverSettings, x_lp: np.ndarray, log: Callable[[str], None]) -> None:
-    """Phased models: the columns the LP's reduced costs and the start prove no plan within the gap moves
-    are held for RINS and the MIP (``fix_by_reduced_costs``: why, and why the bound stays a bound)."""
-    if s.reduced_costs is None or s.best is None or not (s.model.rows["family"] == PHASING).any():
+    """The columns the LP's reduced costs and the incumbent prove no plan within the gap moves, held for
+    the steps that follow (``fix_by_reduced_costs``: why, and why the bound stays a bound) — after the
+    LP when the start is a whole plan, and before the MIP from the best plan, whose floor holds more.
+    On ``bez_2030`` the MIP from the same plan took 10 s on the held model against 57 s on the whole
+    (benchmarks/README.md, "Round three (session 8)")."""
+    if s.reduced_costs is None or s.best is None or s.lp_bound is None:
         return
-    fixing = fix_by_reduced_costs(s.model, x_lp, s.reduced_costs, s.bound, s.best.x, settings.gap)
-    if len(fixing.fixed):
-        s.fixing = fixing
-        s.held = fixing.held(s.model)
-        log(f"primal engine: {len(fixing.fixed):,} columns held by their reduced costs")
+    fixing = fix_by_reduced_costs(s.model, x_lp, s.reduced_costs, s.lp_bound, s.best.x, settings.gap)
+    if not len(fixing.fixed) or (s.fixing is not None and len(fixing.fixed) <= len(s.fixing.fixed)):
+        return
+    s.fixing, s.held = fixing, fixing.held(s.model)
+    log(f"primal engine: {len(fixing.fixed):,} columns held by their reduced costs")
     s.steps.append({"step": "reduced-cost fixing", "t": round(s.now(), 3), "held_columns": int(len(fixing.fixed)),
                     "floor": fixing.floor})
 
@@ -294,9 +304,13 @@ def _lp_fixing(adapter: Adapter, s: Search, settings: SolverSettings, budget: Bu
 
 def _rins(adapter: Adapter, s: Search, settings: SolverSettings, budget: Budget, x_lp: np.ndarray,
           log: Callable[[str], None]) -> None:
-    """Neighbourhoods of the columns where the incumbent and the LP disagree, solved from the incumbent."""
+    """Neighbourhoods of the columns where the incumbent and the LP disagree, solved from the incumbent,
+    growing while each round improves the plan and finishes. A round stopped by its node budget ends the
+    search (a larger neighbourhood would not be finished either), and a round that at the last one's
+    pace would reach the heuristics' time cap is not started: its plan would depend on the clock, not
+    on the work (``bez_2030``'s second round always reached the cap, so its plan varied between runs)."""
     model, hood = s.model, s.hood
-    cap, previous = int(model.integer.sum()) // 2, -1
+    cap, previous, pace = int(model.integer.sum()) // 2, -1, 0.0
     for size in budget.rins_sizes:
         if over(s, settings, budget) or proven(s, settings):
             return
@@ -304,13 +318,16 @@ def _rins(adapter: Adapter, s: Search, settings: SolverSettings, budget: Budget,
         if not seeds.any():
             return
         free = hood.around(seeds, min(size, cap))
-        if int(free.sum()) <= previous:  # the sparse rows reach no further: the same sub-MIP again
+        n_free = int(free[model.integer].sum())
+        if int(free.sum()) <= previous or pace * n_free > until(s, settings, budget) - s.now():
+            return  # the sparse rows reach no further (the same sub-MIP again), or it would end on the clock
+        previous, t = int(free.sum()), s.now()
+        res, kept = _sub_mip(adapter, s, settings, budget, "rins", heuristic("rins"), s.best.x, free, s.best.x)
+        pace = (s.now() - t) / max(n_free, 1)
+        if kept:
+            log(f"primal engine: RINS improved the plan to {s.best.objective:,.6g}")
+        if not kept or res.termination != OPTIMAL or n_free >= cap:
             return
-        previous = int(free.sum())
-        _, kept = _sub_mip(adapter, s, settings, budget, "rins", heuristic("rins"), s.best.x, free, s.best.x)
-        if not kept or int(free[model.integer].sum()) >= cap:
-            return
-        log(f"primal engine: RINS improved the plan to {s.best.objective:,.6g}")
 
 
 def _result(adapter: Adapter, s: Search, settings: SolverSettings, termination: str, detail: str) -> SolveResult:

@@ -10,7 +10,7 @@ from functools import cached_property
 import numpy as np
 
 from optimizer.engine.model import CompiledModel
-from optimizer.engine.phasing import Fixing, bound_with
+from optimizer.engine.primal.fixing import Fixing, bound_with
 from optimizer.engine.primal.neighbourhoods import Neighbourhoods
 from optimizer.engine.primal.plans import POLISHED, START, Complete, Incumbent, Polish, improves, offer
 from optimizer.engine.scenario import SolverSettings
@@ -42,6 +42,13 @@ class Budget:
     grow_size: int = 8_000
     """free integer columns when the sites grow around their cores (fewer where the sparse rows reach
     no further)"""
+    large_rows: int = 250_000
+    mip_presolve_reductions: int = 2_000
+    """the MIP of a model with more rows than ``large_rows`` gets HiGHS's presolve limited to this many
+    reductions (``presolve_reduction_limit``, a work limit): HiGHS does not stop inside presolve, which
+    on the synthetic 30,000-parcel sites + compactness model (257,230 rows) took 64–245 s for 33,000
+    reductions and kept the run minutes past its limit; limited, 0.4 s, and the MIP kept its limit.
+    The joint 2030–2050 model (210,860 rows) needs its presolve (benchmarks/README.md, "Round three")"""
     rins_sizes: tuple[int, ...] = (1_000, 4_000, 16_000)
     """free integer columns of each RINS round (capped at half the model); the rounds stop at the first
     that does not improve the plan"""
@@ -59,11 +66,12 @@ class Search:
     steps: list[dict] = field(default_factory=list)
     extra: dict = field(default_factory=dict)
     """the MIP's own ``extra`` (e.g. the HiGHS options it ran with)"""
+    lp_bound: float | None = None
     reduced_costs: np.ndarray | None = None
-    """the LP relaxation's, where the adapter reports them"""
+    """the LP relaxation's optimum and reduced costs (where the adapter reports them)"""
     fixing: Fixing | None = None
     held: CompiledModel | None = None
-    """the model with the columns reduced-cost fixing holds (phased models): what RINS and the MIP solve"""
+    """the model with the columns reduced-cost fixing holds: what the sub-MIPs after it and the MIP solve"""
     polish: Polish | None = None
 
     def now(self) -> float:

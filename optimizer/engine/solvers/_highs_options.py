@@ -30,8 +30,11 @@ CLASS_OPTIONS: dict[str, dict[str, Any]] = {
     # synthetic 1k: ipm slower in 3 of 3 rounds (7.6–13.5 s against 5.9–7.7 s to 0.5 %) with a worse plan;
     # heuristic effort 0.3 the same plan and times
     "compactness": {},
-    # cao_bang_2030: defaults, ipm and heuristic effort 0.3 all 6.7–7.5 s to 0.00 %: nothing to gain
-    "sites": {},
+    # cao_bang_2030: defaults, ipm and heuristic effort 0.3 all 6.7–7.5 s to 0.00 %: nothing to gain.
+    # Session 8 (load 1.1–1.7), the primal engine's held MIP from the same plan: bez_2030 to 0.5 % in
+    # 14.1 / 15.6 s with heuristic effort 0.3 against 30.9 / 33.4 s (it finds a 6,658.6 plan, so stops
+    # with a weaker bound), cao_bang_2030 2.9 / 3.1 s against 3.0 / 3.1 s (benchmarks/README.md, "Round three")
+    "sites": {"mip_heuristic_effort": 0.3},
     # cao_bang_2030_2050 from the myopic plan: defaults 0.5 % at 78 s; presolve off 0.86 % at the 240 s limit;
     # heuristic effort 0.3 a better plan (51,921.8 against 51,903.4) but 0.5 % only at 194 s. The time goes
     # to HiGHS's objective clique partition (quadratic in the cost-carrying binaries left by presolve),
