@@ -32,7 +32,7 @@ from optimizer.engine.rundir import RUN_JSON, dumps
 from optimizer.engine.scenario import LoadedScenario, SolverSettings
 from optimizer.engine.solvers.base import SolveResult
 from optimizer.engine.verify import VerifyReport
-from optimizer.marxan.anneal import MOVES_PER_SECOND, anneal
+from optimizer.marxan.anneal import anneal, nominal_rate
 from optimizer.marxan.arrays import RESERVED
 from optimizer.marxan.arrays import MarxanProject as Project
 from optimizer.marxan.classic import status_counts
@@ -43,15 +43,28 @@ from optimizer.marxan.score import Score, evaluate, missed_targets, plan_violati
 from optimizer.marxan.solutions import plan_frame, read_plan
 
 BEST = "best.csv"
-ANNEAL_SHARE = 0.3
-"""the share of the time limit the annealing start is given (as a number of moves): on the benchmark's grids
-of 10,000 and 40,000 units, where the LP does not finish within Marxan with Zones' short runs, its plan alone
-scores lower than the peer's; the rest of the time goes to the LP, the polished LP-guided plan and the MIP
-(benchmarks/README.md, "Annealing start and polish")"""
-MAX_MOVES_PER_UNIT = 1_000
-"""the annealing start's moves per unit at most: where the LP solves in time, the LP-guided plan polished
-(below) and the MIP did better with the time than more annealing (benchmarks/README.md, "Annealing start
-and polish")"""
+ANNEAL_SHARE = 0.6
+"""the share of the time limit the annealing start is given (as a number of moves): at Marxan with Zones' 10⁶
+times (1.3–4 s) the LP relaxation of the benchmark's 2,500- to 40,000-unit grids does not finish, so the plan is
+the annealing's, and at 400 units the MIP's 0.9 s after the LP-guided plan changed nothing (session 7's
+``solver_extra.primal.steps``); the rest of the time goes to the LP, the polished LP-guided plan and the MIP
+(benchmarks/README.md, "Annealing speed and search")"""
+ANNEAL_TIME_CAP = 0.9
+"""the annealing's safety time cap as a share of the time limit (the moves are sized at a nominal rate; a
+loaded machine runs them slower)"""
+MAX_MOVES_PER_UNIT, MIN_MOVES = 1_000, 4_000_000
+"""the annealing start's moves at most on projects above ``SMALL_PROJECT_UNITS``: 1,000 per unit — where the LP
+solves in time, the LP-guided plan polished (below) and the MIP did better with the time than more annealing —
+but up to ``MIN_MOVES`` (1.3 s at the nominal rate) on smaller ones, which buys several runs
+(``RESTART_MOVES_PER_UNIT``) (benchmarks/README.md, "Annealing speed and search")"""
+SMALL_PROJECT_UNITS, SMALL_PROJECT_MOVES_PER_UNIT = 1_000, 100_000
+"""projects of at most 1,000 units get the whole annealing share as moves, up to 100,000 per unit: their MIP
+finds nothing in the time after the start (the 400-unit grid's optimum takes 160 s to prove, and at Marxan with
+Zones' 10⁷ time the MIP ended at 339.10 from a 339.14 start), while 20–30 million moves in six runs reach that
+optimum, 337.86, for three seeds in four (benchmarks/README.md, "Annealing on small projects (session 8)")"""
+RESTART_MOVES_PER_UNIT, MAX_RESTARTS = 1_500, 6
+"""one annealing run per 1,500 moves per unit of the budget (at most 6), the best plan kept: on the 400-unit
+grid at 6,750 moves per unit (seeds 0–11, mean score) 1 run 339.74, 2 339.45, 4 339.06, 6 338.95, 8 339.03"""
 POLISH_MOVES_PER_UNIT, POLISH_SHARE, POLISH_HEAT = 200, 0.05, 0.1
 """the polish of each plan the engine finds: a short annealing from that plan (200 moves per unit, at most 5 %
 of the time limit's worth), at a tenth of the start's temperature, so it improves the plan without leaving it;
@@ -64,12 +77,13 @@ class Polisher:
 
     def __init__(self, mm: MarxanModel, moves: int, seed: int):
         self.mm, self.moves, self.seed = mm, moves, seed
-        self.seconds = moves / MOVES_PER_SECOND
+        self.seconds = moves / nominal_rate(mm.project.n_pu)
 
     def __call__(self, x: np.ndarray) -> np.ndarray | None:
         if self.moves <= 0:
             return None
-        found = anneal(self.mm.project, moves=self.moves, seed=self.seed, start=self.mm.zone_of(x), heat=POLISH_HEAT)
+        found = anneal(self.mm.project, moves=self.moves, seed=self.seed, start=self.mm.zone_of(x), heat=POLISH_HEAT,
+                       rescore=False)
         return self.mm.complete(found.zone)
 
 
@@ -98,7 +112,8 @@ class MarxanProject:
         self.model = self.mm.model
         self.timings["compile_s"] = time.perf_counter() - t
         self._reach = reachability(self.mm)
-        moves = int(min(POLISH_MOVES_PER_UNIT * self.project.n_pu, MOVES_PER_SECOND * POLISH_SHARE * settings.time_limit))
+        rate = nominal_rate(self.project.n_pu)
+        moves = int(min(POLISH_MOVES_PER_UNIT * self.project.n_pu, rate * POLISH_SHARE * settings.time_limit))
         self.polish = Polisher(self.mm, moves, settings.seed)
 
     def _block(self) -> dict:
@@ -134,16 +149,20 @@ class MarxanProject:
 
     def initial_plan(self, log: Log) -> tuple[np.ndarray | None, dict | None]:
         """Marxan's own search as the first plan: annealing on the score, then iterative improvement
-        (``anneal.py``), with ``ANNEAL_SHARE`` of the time limit as its number of moves; a classic project's
-        initial reserve (status 1 and the locked-in units) instead when that scores lower. The time it takes
-        counts within the time limit (``within_time_limit``)."""
-        p, t = self.project, time.perf_counter()
-        moves = int(min(MOVES_PER_SECOND * ANNEAL_SHARE * self.settings.time_limit, MAX_MOVES_PER_UNIT * p.n_pu))
-        found = anneal(p, moves=moves, seed=self.settings.seed, time_cap_s=2 * ANNEAL_SHARE * self.settings.time_limit)
+        (``anneal.py``), with ``ANNEAL_SHARE`` of the time limit as its number of moves, shared among several
+        runs when the budget per unit is large (the best kept); a classic project's initial reserve (status 1
+        and the locked-in units) instead when that scores lower. The time it takes counts within the time
+        limit (``within_time_limit``)."""
+        p, t, limit = self.project, time.perf_counter(), self.settings.time_limit
+        most = (SMALL_PROJECT_MOVES_PER_UNIT * p.n_pu if p.n_pu <= SMALL_PROJECT_UNITS
+                else max(MAX_MOVES_PER_UNIT * p.n_pu, MIN_MOVES))
+        moves = int(min(nominal_rate(p.n_pu) * ANNEAL_SHARE * limit, most))
+        runs = int(np.clip(moves // max(1, RESTART_MOVES_PER_UNIT * p.n_pu), 1, MAX_RESTARTS))
+        found = anneal(p, moves=moves, seed=self.settings.seed, time_cap_s=ANNEAL_TIME_CAP * limit, restarts=runs)
         zone, score = found.zone, found.score
         block = {"source": "annealing on Marxan's score, then iterative improvement", "moves": found.moves,
-                 "improvement_sweeps": found.improvement_sweeps, "stopped_by_time_cap": found.stopped_by_time,
-                 "initial_temperature": found.initial_temperature}
+                 "runs": found.runs, "best_run": found.best_run, "improvement_sweeps": found.improvement_sweeps,
+                 "stopped_by_time_cap": found.stopped_by_time, "initial_temperature": found.initial_temperature}
         if p.classic and (p.status == 1).any():
             reserve = np.where((p.status == 1) | (p.status == 2), RESERVED, 1 - RESERVED)
             initial = evaluate(p, reserve)
