@@ -195,9 +195,15 @@ def _solve(problem: Problem, settings: SolverSettings, log: Callable[[str], None
         return no_plan(INFEASIBLE, "pre-solve reachability"), None
     engine = adapter.features.warm_start and settings.warm_start
     beside = engine and settings.threads >= 2 and problem.start_beside_lp
+    found: dict = {}
     if beside:  # both cores: the problem's heuristic start runs in a second thread while the LP solves
+
+        def plan_beside() -> np.ndarray | None:
+            plan, found["warm"] = problem.initial_plan(log)
+            return plan
+
         pool = ThreadPoolExecutor(max_workers=1)
-        start, warm = pool.submit(problem.initial_plan, log), None
+        start, warm = pool.submit(plan_beside), None
         pool.shutdown(wait=False)
     else:
         start, warm = problem.initial_plan(log) if engine else (None, None)
@@ -210,7 +216,10 @@ def _solve(problem: Problem, settings: SolverSettings, log: Callable[[str], None
         if engine:
             result = primal.solve(adapter, model, settings, problem.complete, start=start, on_progress=on_progress,
                                   log=log, polish=problem.polish)
-            return result, ({**start.result()[1], "beside_lp": True} if beside else warm)
+            if beside:
+                start.result()  # taken by the engine after its LP; waited for here on every path
+                warm = {**found["warm"], "beside_lp": True}
+            return result, warm
         return adapter.solve(model, settings, on_progress=on_progress), warm
     except KeyboardInterrupt:
         # adapters with the ``interrupt`` feature return their incumbent themselves; this is the rest

@@ -56,8 +56,8 @@ def solve(adapter: Adapter, model: CompiledModel, settings: SolverSettings, comp
           log: Callable[[str], None] = lambda _: None, budget: Budget = Budget(),
           polish: Polish | None = None) -> SolveResult:
     """The model solved with the primal engine in front of ``adapter`` (one with the ``warm_start``
-    feature); ``start`` is the problem's first plan (partial where it holds NaN), or a Future of the
-    problem's ``initial_plan`` result being found in another thread, taken once the LP is solved;
+    feature); ``start`` is the problem's first plan (partial where it holds NaN), or a Future of that
+    plan being found in another thread, taken once the LP is solved;
     ``polish`` the problem's own local search, run on every plan a heuristic or the MIP finds
     (``heuristic:polish``). The result's plan is completed, its bound the tighter of the LP's and the MIP's."""
     pending = start if isinstance(start, Future) else None
@@ -65,13 +65,13 @@ def solve(adapter: Adapter, model: CompiledModel, settings: SolverSettings, comp
         start = None
     if not model.integer.any():
         return adapter.solve(model, settings, on_progress=on_progress,
-                             start=pending.result()[0] if pending is not None else start)
+                             start=pending.result() if pending is not None else start)
     s = Search(model, complete, on_progress, polish=polish)
     whole = _take_start(s, start)
     try:
         x_lp = _relax(adapter, s, settings, budget, log)
         if pending is not None:  # found beside the LP (both cores): the same plan as in turn, so deterministic
-            start = pending.result()[0]
+            start = pending.result()
             whole = _take_start(s, start)
         if whole and x_lp is not None:
             _hold(s, settings, x_lp, log)
