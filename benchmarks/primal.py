@@ -3,6 +3,9 @@ each solve in its own process (as ``benchmarks/solve_one.py``), one JSON row per
 
     python -m benchmarks.primal --cases syn10k-compactness syn10k-sites --time-limit 60 --out /tmp/primal.json
 
+``--run LABEL`` appends the rows, labelled, to those already in ``--out`` (``benchmarks/primal.json``
+keeps every session's rows that way).
+
 The time limit is multiplied by the case's factor (the issue's targets: 10k parcels 60 s, 30k 180 s,
 100k compactness 600 s). ``--instances DIR`` keeps the generated synthetic instances for a later run.
 
@@ -92,6 +95,8 @@ def main() -> None:
     ap.add_argument("--gap", type=float, default=0.005)
     ap.add_argument("--variants", nargs="+", choices=("before", "after"), default=["before", "after"])
     ap.add_argument("--out", type=Path, default=Path("benchmarks/primal.json"))
+    ap.add_argument("--run", help="a label stored in every row (``run``); with it, the rows are appended to "
+                    "--out's rows instead of replacing them")
     ap.add_argument("--instances", type=Path, help="where the synthetic instances are written and reused "
                     "(default: a temporary folder)")
     ap.add_argument("--child", nargs=3, metavar=("SCENARIO", "OVERRIDES", "VARIANT"), help=argparse.SUPPRESS)
@@ -99,6 +104,7 @@ def main() -> None:
     if args.child:
         print(json.dumps(child(args.child[0], json.loads(args.child[1]), args.child[2])), flush=True)
         return
+    kept = json.loads(args.out.read_text()) if args.run and args.out.exists() else []
     rows = []
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     with tempfile.TemporaryDirectory() as tmp:
@@ -118,10 +124,10 @@ def main() -> None:
                     row = {"termination": "killed (overran its time limit)"}
                 row.update(case=case, variant=variant, wall_s=round(time.perf_counter() - t, 1),
                            load_average=[round(v, 2) for v in os.getloadavg()],
-                           date=time.strftime("%Y-%m-%d %H:%M %Z"))
+                           date=time.strftime("%Y-%m-%d %H:%M %Z"), **({"run": args.run} if args.run else {}))
                 rows.append(row)
                 print(json.dumps({k: v for k, v in row.items() if k != "steps"}), flush=True)
-                args.out.write_text(json.dumps(rows, indent=1))
+                args.out.write_text(json.dumps(kept + rows, indent=1))
 
 
 if __name__ == "__main__":

@@ -166,14 +166,20 @@ far from it have no SKK column. The greedy core is min_ha: the 9 and a 7 (16); t
 9 and three 7s (30)."""
 
 
+def _one_site(tmp_path, values, min_ha, max_ha, neighbourhood):
+    """One SKK site S on the grid ``values`` (drawn top row first): the scenario, its problem and its
+    start (the greedy core)."""
+    sites = [{"name": "S", "use": "SKK", "min_ha": min_ha, "max_ha": max_ha}]
+    loaded = load_scenario(grid(tmp_path, np.asarray(values)[::-1], sites, neighbourhood))
+    problem = problem_class(loaded.raw)(loaded, loaded.scenario.solver)
+    return loaded, problem, problem.initial_plan(lambda _: None)[0]
+
+
 def test_sites_grow_around_their_cores_with_only_their_land_freed(tmp_path, monkeypatch):
     """``greedy-grown`` frees the sites and the land they reach through the sparse rows (the candidate
     parcels' uses), not every column the start leaves open; it still reaches the optimum."""
-    sites = [{"name": "S", "use": "SKK", "min_ha": 2.0, "max_ha": 4.0}]
-    loaded = load_scenario(grid(tmp_path, GROWING[::-1], sites, 1.5))
-    problem = problem_class(loaded.raw)(loaded, loaded.scenario.solver)
+    loaded, problem, start = _one_site(tmp_path, GROWING, 2.0, 4.0, 1.5)
     model = problem.model
-    start, _ = problem.initial_plan(lambda _: None)
     seen = _recorded_offers(monkeypatch)
     res = engine.solve(HIGHS, model, loaded.scenario.solver, problem.complete, start=start)
     steps = {s["step"]: s for s in res.extra["primal"]["steps"]}
@@ -205,3 +211,37 @@ def test_greedy_cores_are_completed_around_the_lp_before_the_whole_model(tmp_pat
     assert first["improved"] and 0 < first["free_columns"] < open_assignments, (first, open_assignments)
     assert first["objective"] == pytest.approx(16.0) and res.objective == pytest.approx(16.0)
     assert res.extra["primal"]["found_by"] == "heuristic:greedy"
+
+
+PLATEAU = np.array([[7, 7, 7, 0, 0, 0],
+                    [7, 7, 7, 0, 0, 0],
+                    [7, 7, 7, 0, 0, 9],
+                    [0, 0, 0, 0, 0, 9],
+                    [0, 0, 0, 0, 0, 9]])
+"""One site of exactly 3 ha over all the land (neighbourhood 100). The greedy core starts where the
+surroundings are best, on the plateau of 7s (21), and a site of exactly 3 ha cannot grow around it;
+the best site is the column of 9s on the right (27): the only three connected cells above 21."""
+
+
+def test_a_site_moves_off_its_greedy_core(tmp_path, monkeypatch):
+    """``greedy-grown`` holds the core, so it keeps the plateau (21); the site freed whole, core and
+    root too (``site-move``), is the column of 9s (27), before the MIP runs. RINS is off here: around
+    this LP's integral optimum it would find the 9s too, and the step under test is the site's move."""
+    loaded, problem, start = _one_site(tmp_path, PLATEAU, 3.0, 3.0, 100.0)
+    model = problem.model
+    seen = _recorded_offers(monkeypatch)
+    res = engine.solve(HIGHS, model, loaded.scenario.solver, problem.complete, start=start,
+                       budget=engine.Budget(rins_sizes=()))
+    steps = res.extra["primal"]["steps"]
+    grown = next(s for s in steps if s["step"] == "greedy-grown")
+    moved = next(s for s in steps if s["step"] == "site-move")
+    assert grown["objective"] == pytest.approx(21.0) and not grown["improved"], steps
+    assert moved["improved"] and moved["objective"] == pytest.approx(27.0), steps
+    assert [s["step"] for s in steps][-1] == "site-move"  # proven by the LP bound (27): nothing after it
+    assert res.extra["primal"]["found_by"] == "heuristic:site-move"
+    assert res.objective == pytest.approx(27.0) == HIGHS.solve(model, loaded.scenario.solver).objective
+    plan = problem.decode(res.x)
+    assert set(plan.loc[plan["new_use"] == "SKK", "parcel_id"].astype(int)) == {6, 12, 18}  # column 5, rows 0–2 from the bottom
+    for inc in seen:
+        assert model.violations(inc.x).empty
+        assert problem.verify(problem.decode(inc.x)).ok

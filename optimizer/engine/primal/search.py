@@ -49,6 +49,8 @@ class Budget:
     on the synthetic 30,000-parcel sites + compactness model (257,230 rows) took 64–245 s for 33,000
     reductions and kept the run minutes past its limit; limited, 0.4 s, and the MIP kept its limit.
     The joint 2030–2050 model (210,860 rows) needs its presolve (benchmarks/README.md, "Round three")"""
+    site_share: float = 0.5
+    """the sites' moves (each site freed whole in turn) start no later than this share of the time limit"""
     rins_sizes: tuple[int, ...] = (1_000, 4_000, 16_000)
     """free integer columns of each RINS round (capped at half the model); the rounds stop at the first
     that does not improve the plan"""
