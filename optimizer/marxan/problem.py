@@ -61,7 +61,7 @@ SMALL_PROJECT_UNITS, SMALL_PROJECT_MOVES_PER_UNIT = 1_000, 100_000
 """projects of at most 1,000 units get the whole annealing share as moves, up to 100,000 per unit: their MIP
 finds nothing in the time after the start (the 400-unit grid's optimum takes 160 s to prove, and at Marxan with
 Zones' 10⁷ time the MIP ended at 339.10 from a 339.14 start), while 20–30 million moves in six runs reach that
-optimum, 337.86, for three seeds in four (benchmarks/README.md, "Annealing on small projects (session 8)")"""
+optimum, 337.86, for five seeds in eight (benchmarks/README.md, "Annealing on small projects (session 8)")"""
 RESTART_MOVES_PER_UNIT, MAX_RESTARTS = 1_500, 6
 """one annealing run per 1,500 moves per unit of the budget (at most 6), the best plan kept: on the 400-unit
 grid at 6,750 moves per unit (seeds 0–11, mean score) 1 run 339.74, 2 339.45, 4 339.06, 6 338.95, 8 339.03"""
