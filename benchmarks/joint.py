@@ -44,8 +44,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def lp_with_reduced_costs(model) -> tuple[np.ndarray, np.ndarray, float, float]:
-    """The LP relaxation with its reduced costs (the adapter returns no duals), through SciPy's HiGHS
-    dual simplex: x, the reduced costs in the model's own sense, the bound and the seconds it took."""
+    """The LP relaxation with its reduced costs through SciPy's HiGHS dual simplex — a second path beside
+    the adapter's (``SolveResult.reduced_costs``), so the tests check the fixing against reduced costs the
+    engine did not compute: x, the reduced costs in the model's own sense, the bound and the seconds it took."""
     sign = -1.0 if model.sense == "max" else 1.0                    # linprog minimizes
     A = model.A.tocsr()
     lo, hi = model.row_lo, model.row_hi

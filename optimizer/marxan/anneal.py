@@ -413,7 +413,7 @@ def anneal(p: MarxanProject, *, moves: int, seed: int = 0, time_cap_s: float | N
     t0 = heat * initial_temperature(p, k, _State(p, start_zones(p)), seed)
     runs = max(1, min(restarts, moves)) if len(k.movable) else 1
     done, stopped, sweeps, t_cap = 0, False, 0, None
-    best, best_change, changes = first.copy(), 0.0, []
+    best, changes = first.copy(), []
     for run in range(runs):
         state, run_moves, change = _State(p, first), moves // runs + (1 if run < moves % runs else 0), 0.0
         run_seed, run_done = restart_seed(seed, run), 0
@@ -431,9 +431,9 @@ def anneal(p: MarxanProject, *, moves: int, seed: int = 0, time_cap_s: float | N
         improved, run_sweeps = _improve_until(k, state, run_seed + 1, max_sweeps, pairs, deadline)
         change, sweeps = change + improved, sweeps + run_sweeps
         stopped = stopped or (deadline is not None and time.perf_counter() > deadline and run < runs - 1)
+        if not changes or change < min(changes):
+            best = state.zone.copy()
         changes.append(change)
-        if run == 0 or change < best_change:
-            best, best_change = state.zone.copy(), change
         if stopped:
             break
     base = evaluate(p, first).total if rescore else None

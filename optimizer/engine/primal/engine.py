@@ -166,13 +166,13 @@ class _Interrupted(Exception):
 
 def _sub_mip(adapter: Adapter, s: Search, settings: SolverSettings, budget: Budget, step: str, found_by: str,
              centre: np.ndarray, free: np.ndarray, start: np.ndarray | None,
-             seconds: float | None = None) -> tuple[SolveResult, bool]:
+             end: float | None = None) -> tuple[SolveResult, bool]:
     """One heuristic's sub-MIP (``free`` open, the other integer columns held at ``centre``, solved from
-    ``start`` within the step's budget): its plan offered as ``found_by``, the step recorded; whether
-    the plan became the incumbent."""
+    ``start`` within the step's budget, ending by ``end`` when given, else when the heuristics stop): its
+    plan offered as ``found_by``, the step recorded; whether the plan became the incumbent."""
     t = s.now()
-    res = solve_around(adapter, s.solved, settings, centre, free, start,
-                       seconds if seconds is not None else step_seconds(s, settings, budget), budget.nodes)
+    res = solve_around(adapter, s.solved, settings, centre, free, start, step_seconds(s, settings, budget, end),
+                       budget.nodes)
     kept = res.has_solution and s.take(offer(s.model, s.complete, res.x, found_by))
     s.step(step, t, res, int(free[s.model.integer].sum()), kept)
     if res.termination == INTERRUPTED:
@@ -270,9 +270,8 @@ def _site_moves(adapter: Adapter, s: Search, settings: SolverSettings, budget: B
             return
         own = block == b
         free = own | np.isin(parcel, parcel[own & (parcel >= 0)])
-        seconds = max(min(budget.step_share * settings.time_limit, stop - s.now()), 0.05)
         _, kept = _sub_mip(adapter, s, exact, budget, "site-move", heuristic("site-move"), s.best.x, free,
-                           s.best.x, seconds)
+                           s.best.x, end=stop)
         if kept:
             log(f"primal engine: a site moved, {s.best.objective:,.6g}")
 
@@ -301,8 +300,7 @@ def _relax(adapter: Adapter, s: Search, settings: SolverSettings, budget: Budget
         raise _Interrupted
     if res.termination != OPTIMAL or not res.has_solution:
         return None
-    s.bound = s.lp_bound = res.objective
-    s.reduced_costs = res.reduced_costs
+    s.bound, s.reduced_costs = res.objective, res.reduced_costs
     s.record(s.point(s.now(), s.best.objective if s.best else None, s.bound, s.best.found_by if s.best else None))
     return res.x
 
@@ -312,10 +310,11 @@ def _hold(s: Search, settings: SolverSettings, x_lp: np.ndarray, log: Callable[[
     the steps that follow (``fix_by_reduced_costs``: why, and why the bound stays a bound) — after the
     LP when the start is a whole plan, and before the MIP from the best plan, whose floor holds more.
     On ``bez_2030`` the MIP from the same plan took 10 s on the held model against 57 s on the whole
-    (benchmarks/README.md, "Round three (session 8)")."""
-    if s.reduced_costs is None or s.best is None or s.lp_bound is None:
+    (benchmarks/README.md, "Round three (session 8)"). Both calls come before the MIP, so the bound is
+    still the LP's."""
+    if s.reduced_costs is None or s.best is None:
         return
-    fixing = fix_by_reduced_costs(s.model, x_lp, s.reduced_costs, s.lp_bound, s.best.x, settings.gap)
+    fixing = fix_by_reduced_costs(s.model, x_lp, s.reduced_costs, s.bound, s.best.x, settings.gap)
     if not len(fixing.fixed) or (s.fixing is not None and len(fixing.fixed) <= len(s.fixing.fixed)):
         return
     s.fixing, s.held = fixing, fixing.held(s.model)

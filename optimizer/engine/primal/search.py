@@ -68,9 +68,8 @@ class Search:
     steps: list[dict] = field(default_factory=list)
     extra: dict = field(default_factory=dict)
     """the MIP's own ``extra`` (e.g. the HiGHS options it ran with)"""
-    lp_bound: float | None = None
     reduced_costs: np.ndarray | None = None
-    """the LP relaxation's optimum and reduced costs (where the adapter reports them)"""
+    """the LP relaxation's (where the adapter reports them)"""
     fixing: Fixing | None = None
     held: CompiledModel | None = None
     """the model with the columns reduced-cost fixing holds: what the sub-MIPs after it and the MIP solve"""
@@ -150,5 +149,7 @@ def over(s: Search, settings: SolverSettings, budget: Budget) -> bool:
     return s.now() >= until(s, settings, budget)
 
 
-def step_seconds(s: Search, settings: SolverSettings, budget: Budget) -> float:
-    return max(min(budget.step_share * settings.time_limit, until(s, settings, budget) - s.now()), 0.05)
+def step_seconds(s: Search, settings: SolverSettings, budget: Budget, end: float | None = None) -> float:
+    """A step's time: its share of the limit, at most until ``end`` (default: when the heuristics stop)."""
+    end = until(s, settings, budget) if end is None else end
+    return max(min(budget.step_share * settings.time_limit, end - s.now()), 0.05)

@@ -38,7 +38,7 @@ CLASS_OPTIONS: dict[str, dict[str, Any]] = {
     # cao_bang_2030_2050 from the myopic plan: defaults 0.5 % at 78 s; presolve off 0.86 % at the 240 s limit;
     # heuristic effort 0.3 a better plan (51,921.8 against 51,903.4) but 0.5 % only at 194 s. The time goes
     # to HiGHS's objective clique partition (quadratic in the cost-carrying binaries left by presolve),
-    # which no option turns off. On the model held by reduced-cost fixing (optimizer/engine/phasing.py), load 2.4–3.4:
+    # which no option turns off. On the model held by reduced-cost fixing (optimizer/engine/primal/fixing.py), load 2.4–3.4:
     # mip_heuristic_effort 0.01 30.9 s against 31.7 s, RINS and RENS off 24.4 / 21.5 / 30.7 s against
     # 20.0 / 24.0 / 31.0 s to 0.5 %, the same plans: no gain
     "phased": {},

@@ -48,7 +48,7 @@ class SolveResult:
     # fills it (from its MIP callbacks); CBC, SCIP and CP-SAT leave it empty
     progress: list[dict] = field(default_factory=list)
     # an LP's reduced costs (d objective / d x_j at the optimum), where the solver reports them: HiGHS only;
-    # the primal engine's reduced-cost fixing of phased models reads them (optimizer/engine/phasing.py)
+    # the primal engine's reduced-cost fixing reads them (optimizer/engine/primal/fixing.py)
     reduced_costs: np.ndarray | None = None
 
     def __post_init__(self):
