@@ -265,3 +265,33 @@ def test_pair_moves_leave_a_single_move_local_optimum():
         change, _ = an._improve_until(k, state, 0, 10, pairs, None)
         assert evaluate(p, state.zone).total == pytest.approx(want) and 3.0 + change == pytest.approx(want)
     assert state.zone.tolist() == [1, 1]
+
+
+def test_the_start_hands_the_engine_its_runs_for_a_crossover(tmp_path, monkeypatch):
+    """A small project's start is every annealing run's plan, best first (each row scored by ``score.evaluate``
+    at its run's tracked score); the engine merges them (step ``crossover``: the columns where the runs differ
+    freed) and the run's plan is no worse than the best run, meets every row and scores at the objective."""
+    from benchmarks.marzone.generator import write_grid_project
+    from optimizer.engine.primal import engine
+    from optimizer.engine.scenario import load_scenario
+    from optimizer.engine.solvers import get_adapter
+    from optimizer.marxan.problem import MarxanProject
+    from optimizer.marxan.project import import_project
+
+    monkeypatch.setattr("optimizer.marxan.problem.ANNEAL_TIME_CAP", 1e6)  # all runs even on a loaded machine
+    write_grid_project(tmp_path / "project", 15, seed=1)
+    loaded = load_scenario(import_project(tmp_path / "project", tmp_path / "s", targets="soft").scenario_path)
+    settings = loaded.scenario.solver.model_copy(update={"time_limit": 1.0, "gap": 0.0, "threads": 1, "seed": 2})
+    problem = MarxanProject(loaded, settings)
+    start, warm = problem.initial_plan(lambda _: None)
+    assert start.ndim == 2 and len(start) == warm["runs"] > 1
+    scores = [evaluate(problem.project, problem.mm.zone_of(x)).total for x in start]
+    assert scores == sorted(scores) and scores[0] == pytest.approx(warm["score"], rel=1e-12)
+    differ = problem.model.integer & (np.abs(start[1:] - start[0]) > 0.5).any(axis=0)
+    assert differ.any()  # the runs end at different plans, so there is something to merge
+    res = engine.solve(get_adapter("highs"), problem.model, settings, problem.complete, start=start,
+                       polish=problem.polish)
+    crossover = next(s for s in res.extra["primal"]["steps"] if s["step"] == "crossover")
+    assert crossover["free_columns"] == int(differ.sum())
+    assert res.objective <= scores[0] + 1e-9 and not len(problem.model.violations(res.x))
+    assert evaluate(problem.project, problem.mm.zone_of(res.x)).total == pytest.approx(res.objective, rel=1e-12)

@@ -81,7 +81,9 @@ class Problem(Protocol):
         """Each requirement's reachable amount before any solve; one unreachable item skips the solver."""
 
     def initial_plan(self, log: Log) -> tuple[np.ndarray | None, dict | None]:
-        """A plan to start from (adapters with the ``warm_start`` feature use it) and run.json's ``warm_start``."""
+        """A plan to start from (adapters with the ``warm_start`` feature use it) and run.json's ``warm_start``;
+        several whole plans as the rows of a matrix, best first, where the problem's own search found more
+        than one worth merging (the primal engine's ``crossover``)."""
 
     def complete(self, x: np.ndarray) -> np.ndarray:
         """An integer plan with its auxiliary columns set exactly from it (``Family.complete``), so its

@@ -72,6 +72,8 @@ class AnnealResult:
     """the run whose plan was kept (0-based)"""
     run_scores: tuple[float, ...] = ()
     """each run's score as the kernel tracked it (the start's score plus its changes); empty without ``rescore``"""
+    run_zones: tuple[np.ndarray, ...] = ()
+    """each run's plan, in run order: where good runs agree is what a crossover of them holds"""
 
 
 @dataclass(frozen=True)
@@ -413,7 +415,7 @@ def anneal(p: MarxanProject, *, moves: int, seed: int = 0, time_cap_s: float | N
     t0 = heat * initial_temperature(p, k, _State(p, start_zones(p)), seed)
     runs = max(1, min(restarts, moves)) if len(k.movable) else 1
     done, stopped, sweeps, t_cap = 0, False, 0, None
-    best, changes = first.copy(), []
+    changes, zones = [], []
     for run in range(runs):
         state, run_moves, change = _State(p, first), moves // runs + (1 if run < moves % runs else 0), 0.0
         run_seed, run_done = restart_seed(seed, run), 0
@@ -431,13 +433,13 @@ def anneal(p: MarxanProject, *, moves: int, seed: int = 0, time_cap_s: float | N
         improved, run_sweeps = _improve_until(k, state, run_seed + 1, max_sweeps, pairs, deadline)
         change, sweeps = change + improved, sweeps + run_sweeps
         stopped = stopped or (deadline is not None and time.perf_counter() > deadline and run < runs - 1)
-        if not changes or change < min(changes):
-            best = state.zone.copy()
         changes.append(change)
+        zones.append(state.zone.copy())
         if stopped:
             break
     base = evaluate(p, first).total if rescore else None
+    best = zones[int(np.argmin(changes))]
     return AnnealResult(zone=best, score=evaluate(p, best) if rescore else None, moves=done,
                         improvement_sweeps=int(sweeps), time_s=time.perf_counter() - t_start, stopped_by_time=stopped,
                         initial_temperature=t0, runs=len(changes), best_run=int(np.argmin(changes)),
-                        run_scores=tuple(base + c for c in changes) if rescore else ())
+                        run_scores=tuple(base + c for c in changes) if rescore else (), run_zones=tuple(zones))

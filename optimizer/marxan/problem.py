@@ -152,7 +152,8 @@ class MarxanProject:
         (``anneal.py``), with ``ANNEAL_SHARE`` of the time limit as its number of moves, shared among several
         runs when the budget per unit is large (the best kept); a classic project's initial reserve (status 1
         and the locked-in units) instead when that scores lower. The time it takes counts within the time
-        limit (``within_time_limit``)."""
+        limit (``within_time_limit``). The other runs' plans follow the best as the rows of a matrix: the engine
+        merges them (its ``crossover``)."""
         p, t, limit = self.project, time.perf_counter(), self.settings.time_limit
         most = (SMALL_PROJECT_MOVES_PER_UNIT * p.n_pu if p.n_pu <= SMALL_PROJECT_UNITS
                 else max(MAX_MOVES_PER_UNIT * p.n_pu, MIN_MOVES))
@@ -160,6 +161,7 @@ class MarxanProject:
         runs = int(np.clip(moves // max(1, RESTART_MOVES_PER_UNIT * p.n_pu), 1, MAX_RESTARTS))
         found = anneal(p, moves=moves, seed=self.settings.seed, time_cap_s=ANNEAL_TIME_CAP * limit, restarts=runs)
         zone, score = found.zone, found.score
+        runners_up = [found.run_zones[r] for r in np.argsort(found.run_scores, kind="stable")[1:]]
         block = {"source": "annealing on Marxan's score, then iterative improvement", "moves": found.moves,
                  "runs": found.runs, "best_run": found.best_run, "improvement_sweeps": found.improvement_sweeps,
                  "stopped_by_time_cap": found.stopped_by_time, "initial_temperature": found.initial_temperature}
@@ -167,14 +169,15 @@ class MarxanProject:
             reserve = np.where((p.status == 1) | (p.status == 2), RESERVED, 1 - RESERVED)
             initial = evaluate(p, reserve)
             if initial.total <= score.total:
-                zone, score = reserve, initial
+                zone, score, runners_up = reserve, initial, []
                 block = {"source": "pu.dat status 1 (Marxan's initial reserve)", "reserved": int((zone == RESERVED).sum())}
         met = bool(score.features["met"].all())
         log(f"first plan ({block['source']}): score {score.total:,.6g}"
             + ("" if self.targets == "soft" or met else ", misses a target (hard targets: the solver starts without it)"))
         block.update(score=score.total, meets_targets=met, time_s=round(time.perf_counter() - t, 3),
                      within_time_limit=True)
-        return self.mm.complete(zone), block
+        plan = self.mm.complete(zone)
+        return (np.stack([plan, *map(self.mm.complete, runners_up)]) if runners_up else plan), block
 
     def complete(self, x: np.ndarray) -> np.ndarray:
         """Unchanged: the plan's objective is Marxan's score, recomputed from its zones (``rescore``)."""

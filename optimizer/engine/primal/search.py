@@ -49,6 +49,14 @@ class Budget:
     on the synthetic 30,000-parcel sites + compactness model (257,230 rows) took 64–245 s for 33,000
     reductions and kept the run minutes past its limit; limited, 0.4 s, and the MIP kept its limit.
     The joint 2030–2050 model (210,860 rows) needs its presolve (benchmarks/README.md, "Round three")"""
+    min_mip_seconds: float = 0.1
+    """the MIP is skipped with less time than this left: HiGHS does not stop inside its presolve and root
+    LP, so a MIP started later would only overrun the limit (by 0.5 s on the 400-unit Marxan grid at a
+    1.7 s limit)"""
+    crossover_nodes: int = 1_000
+    crossover_share: float = 0.95
+    """the crossover of the start's runs (solved exactly): its nodes, and the share of the time limit it
+    ends by — on the small projects it serves, the MIP after it found nothing in the time left"""
     site_share: float = 0.5
     """the sites' moves (each site freed whole in turn) start no later than this share of the time limit"""
     rins_sizes: tuple[int, ...] = (1_000, 4_000, 16_000)
