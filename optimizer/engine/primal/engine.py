@@ -5,7 +5,8 @@
 2. The LP relaxation: its optimum is a bound from the first seconds, and its solution is integral
    almost everywhere on these models. With a whole start, the columns its reduced costs prove no plan
    within the gap moves are held for the rest (``reduced-cost fixing``; ``fixing.fix_by_reduced_costs``
-   says why the bound stays a bound).
+   says why the bound stays a bound). Where the start came with runners-up (a small Marxan project's
+   annealing runs), the columns on which they all agree held and the rest solved exactly (``crossover``).
 3. Where the problem's first plan is partial (the sites' greedy cores), that plan as the families'
    whole decision and the rest solved around the LP (``heuristic:greedy``), then, from that plan,
    only the partial plan's own columns held and the sites' land freed, so each site may grow around
@@ -23,7 +24,7 @@
    sites + compactness model from 1.39 % to 0.90 % below the LP bound, where the MIP found nothing).
 5. Reduced-cost fixing again, from the best plan, whatever the model: its higher floor holds more.
 6. The MIP from the best plan (``mip`` names each plan it improves on), for the time left — skipped
-   when the LP bound already proves the plan within the requested gap.
+   when the LP bound already proves the plan within the requested gap, or too little time is left.
 
 Where the problem has a local search (``polish``: a Marxan project's annealing), every new incumbent a
 heuristic or the MIP finds is polished by it (``heuristic:polish``). Every heuristic plan goes through ``plans.offer`` (completed, checked against every row) before it
