@@ -88,9 +88,11 @@ against 3.0–4.3 s. The structure says where the aggregated bound *can* be weak
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from optimizer.engine.model import CompiledModel, ModelBuilder
 from optimizer.engine.scenario import SolverSettings
@@ -127,6 +129,19 @@ class MarxanModel:
             raise ValueError(f"{int((counts != 1).sum())} PU(s) without exactly one zone in the solution")
         return zone
 
+    @cached_property
+    def _set_by_rows(self) -> tuple[np.ndarray, sp.coo_matrix]:
+        """The auxiliary columns ``complete`` sets from their rows (all but the marginal form's y) and their
+        entries: the same for every plan, so found once (``np.setdiff1d`` on every plan took 0.8 s of each
+        ``complete`` at 40,000 units)."""
+        m = self.model
+        by_rows = np.zeros(m.n_cols, dtype=bool)
+        by_rows[self.n_x:] = True
+        if self.y is not None:
+            by_rows[self.y[4]] = False
+        aux = np.nonzero(by_rows)[0]
+        return aux, m.A.tocsc()[:, aux].tocoo()
+
     def complete(self, zone: np.ndarray) -> np.ndarray:
         """The full column vector for a plan: x from ``zone``, every auxiliary column at the smallest value its
         rows allow (each auxiliary row holds one auxiliary column with coefficient 1 and a lower bound only).
@@ -138,13 +153,11 @@ class MarxanModel:
             bad = self.project.pu_ids[cols < 0][:5].tolist()
             raise ValueError(f"PU(s) {bad} are in a zone they may not take (pulock / puzone)")
         x[cols] = 1.0
-        aux = np.arange(self.n_x, m.n_cols)
         if self.y is not None:  # marginal linearization: y = x[i,a]·x[j,b]
             yi, yj, ya, yb, yc = self.y
             x[yc] = ((zone[yi] == ya) & (zone[yj] == yb)).astype(float)
-            aux = np.setdiff1d(aux, yc)
+        aux, A = self._set_by_rows
         if len(aux):
-            A = m.A.tocsc()[:, aux].tocoo()
             act = m.A @ x
             need = (m.row_lo[A.row] - act[A.row]) / A.data
             val = np.full(len(aux), -np.inf)
