@@ -82,19 +82,14 @@ def test_heuristic_finds_nothing_and_the_mip_still_solves():
     assert res.extra["primal"]["found_by"] == "mip" and res.progress[-1]["found_by"] == "mip"
 
 
-def _three_pairs() -> CompiledModel:
-    """Three parcels, each in exactly one of two uses (x0|x1, x2|x3, x4|x5), worth 5|1, 1|4 and 1|7."""
-    one_use = [([1 if j // 2 == p else 0 for j in range(6)], 1, 1) for p in range(3)]
-    return _model(6, [5, 1, 1, 4, 1, 7], one_use)
-
-
 def test_crossover_takes_each_plans_good_part_and_holds_what_they_share():
-    """A start (x0, x2, x4: 7) and a runner-up (x1, x3, x4: 6) differ on the first two parcels and agree on
+    """Three parcels, each in exactly one of two uses (x0|x1, x2|x3, x4|x5), worth 5|1, 1|4 and 1|7. A start (x0, x2, x4: 7) and a runner-up (x1, x3, x4: 6) differ on the first two parcels and agree on
     the third. The crossover frees the four columns where they differ and holds x4: its plan takes the
     first parcel from the start and the second from the runner-up, x0, x3, x4 = 10, better than both. The
     whole optimum (x0, x3, x5 = 16) needs the column both plans agree on to move, which is left to the
     steps after it — so the crossover's own plan shows it held that column."""
-    model = _three_pairs()
+    one_use = [([1 if j // 2 == p else 0 for j in range(6)], 1, 1) for p in range(3)]
+    model = _model(6, [5, 1, 1, 4, 1, 7], one_use)
     start = np.array([[1, 0, 1, 0, 1, 0], [0, 1, 0, 1, 1, 0]], dtype=float)
     res = engine.solve(HIGHS, model, SETTINGS, _same, start=start)
     steps = {s["step"]: s for s in res.extra["primal"]["steps"]}
@@ -109,7 +104,7 @@ def test_a_single_start_has_no_crossover_and_no_time_left_skips_the_mip():
     """One start plan: no runners-up, so no crossover step. With less time left than ``min_mip_seconds``
     the MIP is not started (HiGHS would only overrun the limit): the run ends at the time limit with the
     best heuristic plan and the LP's bound."""
-    model = _model(3, [10, 1, 1], [([1, 1, 1], 2, 2), ([0, 1, -1], 0, 0)])  # LP 11, the only plan 2 (below)
+    model = _model(3, [10, 1, 1], [([1, 1, 1], 2, 2), ([0, 1, -1], 0, 0)])  # LP 11, the only plan 2 (the test above)
     budget = engine.Budget(fixing_sizes=(), rins_sizes=(), min_mip_seconds=1e9)
     res = engine.solve(HIGHS, model, SETTINGS, _same, start=np.array([0.0, 1.0, 1.0]), budget=budget)
     steps = [s["step"] for s in res.extra["primal"]["steps"]]
