@@ -58,9 +58,26 @@ def test_the_table_has_every_class_and_highs_accepts_each_entry():
 
     assert set(ho.CLASS_OPTIONS) == {ho.CORE, *(name for name, _ in ho.CLASS_MARKERS)}
     h = highspy.Highs()
-    for cls, options in ho.CLASS_OPTIONS.items():
+    assert set(ho.CLASS_LP_OPTIONS) <= set(ho.CLASS_OPTIONS)
+    for cls, options in [*ho.CLASS_OPTIONS.items(), *ho.CLASS_LP_OPTIONS.items()]:
         for k, v in options.items():
             assert h.setOptionValue(k, v) == highspy.HighsStatus.kOk, (cls, k, v)
+
+
+def test_lp_options_go_to_the_relaxation_only():
+    """A Marxan model's LP relaxation runs without presolve (so an LP stopped early keeps its duals); its MIP
+    keeps HiGHS's presolve, and a scenario's own option still wins."""
+    from optimizer.engine.primal.neighbourhoods import relaxation
+    from optimizer.engine.scenario import SolverSettings
+
+    model = build_model(read_project(ROOT / "tests" / "data" / "marxan" / "small3_csv"), "soft").model
+    settings = SolverSettings()
+    assert ho.highs_options(relaxation(model), settings)["presolve"] == "off"
+    assert "presolve" not in ho.highs_options(model, settings)
+    core, core_settings = _model()
+    assert "presolve" not in ho.highs_options(relaxation(core), core_settings)  # not for every class
+    ours = settings.model_copy(update={"options": {"presolve": "on"}})
+    assert ho.highs_options(relaxation(model), ours)["presolve"] == "on"
 
 
 def test_run_json_records_the_options_highs_was_given(tmp_path):

@@ -113,6 +113,54 @@ def test_a_single_start_has_no_crossover_and_no_time_left_skips_the_mip():
     assert "no time left for the MIP" in res.detail
 
 
+def test_the_dual_bound_is_valid_for_any_multipliers_and_tight_at_the_optimal_ones():
+    """max 3a + 2b + c (a, b, c in [0, 1]) with a + b + c ≤ 2 and a + b ≤ 1.5. LP optimum 4.5 (a 1, b ½, c ½),
+    row duals 1 and 1 (c and b fractional: 1 − y₁ = 0, 2 − y₁ − y₂ = 0): the bound there is 2 + 1.5 + a's
+    reduced cost 1 = 4.5. Any other multipliers give a weaker bound, never one below 4.5 (weak duality), the
+    zero multipliers the column bounds' 6; as a minimization (of −objective) the same numbers with the sign
+    turned."""
+    rows = [([1, 1, 1], -np.inf, 2.0), ([1, 1, 0], -np.inf, 1.5)]
+    model = _model(3, [3, 2, 1], rows)
+    lp = engine.relaxation(model)
+    res = HIGHS.solve(lp, SETTINGS)
+    assert res.objective == pytest.approx(4.5)
+    assert model.dual_bound(np.array([1.0, 1.0])) == pytest.approx(4.5)
+    assert model.dual_bound(np.zeros(2)) == pytest.approx(6.0)
+    rng = np.random.default_rng(0)
+    for y in rng.uniform(-3, 3, size=(200, 2)):
+        assert model.dual_bound(y) >= 4.5 - 1e-9
+    from dataclasses import replace
+    mini = replace(model, c=-model.c, sense="min")
+    assert mini.dual_bound(np.array([1.0, 1.0])) == pytest.approx(-4.5)
+    assert all(mini.dual_bound(y) <= -4.5 + 1e-9 for y in rng.uniform(-3, 3, size=(200, 2)))
+    free = replace(model, col_hi=np.array([np.inf, 1.0, 1.0]))  # a without an upper bound: only multipliers
+    assert free.dual_bound(np.array([1.0, 1.0])) is None        # pricing it at zero or less prove anything
+    assert free.dual_bound(np.array([1.0, 2.0])) == pytest.approx(5.0)  # its LP optimum: a 1.5, c ½
+    assert HIGHS.solve(engine.relaxation(free), SETTINGS).objective == pytest.approx(5.0)
+
+
+def test_an_lp_stopped_early_still_gives_the_engine_a_bound(tmp_path):
+    """The 10,000-unit Marxan grid's LP takes seconds; stopped at 0.5 s it has no solution, but (without
+    presolve, the Marxan class's LP option) its last duals prove a bound: the engine reports it, below the
+    plan it keeps and below the LP optimum's 9,816.66 that the full LP reaches (benchmarks/README.md)."""
+    from benchmarks.marzone.generator import write_grid_project
+    from optimizer.marxan.problem import MarxanProject
+    from optimizer.marxan.project import import_project
+
+    write_grid_project(tmp_path / "project", 100, seed=1)
+    loaded = load_scenario(import_project(tmp_path / "project", tmp_path / "s", targets="soft").scenario_path)
+    settings = loaded.scenario.solver.model_copy(update={"time_limit": 1.0, "gap": 0.0, "threads": 1})
+    problem = MarxanProject(loaded, settings)
+    lp = HIGHS.solve(engine.relaxation(problem.model), settings.model_copy(update={"time_limit": 0.5}))
+    assert lp.termination == "time_limit" and not lp.has_solution
+    assert lp.bound is not None and lp.bound < 9_816.67
+    start, _ = problem.initial_plan(lambda _: None)
+    res = engine.solve(HIGHS, problem.model, settings, problem.complete, start=start)
+    assert res.extra["primal"]["steps"][0]["termination"] == "time_limit"
+    assert res.bound is not None and res.bound <= res.objective and res.gap is not None
+    assert res.progress[-1]["bound"] == pytest.approx(res.bound)
+
+
 def _recorded_offers(monkeypatch) -> list:
     """Every plan a heuristic offers that the engine accepted as an incumbent, recorded."""
     seen = []

@@ -49,6 +49,27 @@ class CompiledModel:
     def objective_value(self, x: np.ndarray) -> float:
         return float(self.c @ x + self.offset)
 
+    def dual_bound(self, y: np.ndarray) -> float | None:
+        """A bound on every plan (and the LP relaxation) from any row multipliers ``y``: the Lagrangian dual
+        function, min over the column bounds of (c − Aᵀy)·x plus each row's multiplier times the row bound
+        its sign calls for. Weak duality makes it valid for every ``y`` — an LP stopped by its time limit
+        still proves what its last duals give — so it is computed here, not taken from the solver. A
+        multiplier whose row bound is infinite is dropped (still a valid ``y``); None when a column without
+        a bound would make it infinite. Both signs of ``y`` are tried (solvers differ in the convention)."""
+        sign = -1.0 if self.sense == "max" else 1.0  # as a minimization of sign·c
+        best = None
+        for yy in (np.asarray(y, dtype=float), -np.asarray(y, dtype=float)):
+            yy = np.where(((yy > 0) & ~np.isfinite(self.row_lo)) | ((yy < 0) & ~np.isfinite(self.row_hi)), 0.0, yy)
+            rows = np.where(yy > 0, yy * np.where(yy > 0, self.row_lo, 0.0), yy * np.where(yy < 0, self.row_hi, 0.0))
+            d = sign * self.c - self.A.T @ yy
+            with np.errstate(invalid="ignore"):
+                cols = np.where(d > 0, d * self.col_lo, np.where(d < 0, d * self.col_hi, 0.0))
+            if not np.isfinite(cols).all():
+                continue
+            value = float(rows.sum() + cols.sum())
+            best = value if best is None else max(best, value)
+        return None if best is None else sign * best + self.offset
+
     def row_activity(self, x: np.ndarray) -> np.ndarray:
         return self.A @ x
 

@@ -305,18 +305,22 @@ def _partial_held(adapter: Adapter, s: Search, settings: SolverSettings, budget:
 
 def _relax(adapter: Adapter, s: Search, settings: SolverSettings, budget: Budget,
            log: Callable[[str], None]) -> np.ndarray | None:
-    """The LP relaxation's solution, and its optimum as the bound; None when it did not solve."""
+    """The LP relaxation's solution, and its optimum as the bound; None when it did not solve (the bound
+    then what its last duals prove, where the adapter reports one)."""
     log("primal engine: solving the LP relaxation")
     res = adapter.solve(relaxation(s.model), settings.model_copy(
         update={"time_limit": budget.lp_share * settings.time_limit}))
     s.step("lp", 0.0, res, 0, False)
     if res.termination == INTERRUPTED:
         raise _Interrupted
-    if res.termination != OPTIMAL or not res.has_solution:
-        return None
-    s.bound, s.reduced_costs = res.objective, res.reduced_costs
-    s.record(s.point(s.now(), s.best.objective if s.best else None, s.bound, s.best.found_by if s.best else None))
-    return res.x
+    solved = res.termination == OPTIMAL and res.has_solution
+    if solved:
+        s.bound, s.reduced_costs = res.objective, res.reduced_costs
+    elif res.bound is not None:  # stopped early: its last duals still prove a bound (CompiledModel.dual_bound)
+        s.bound = res.bound
+    if s.bound is not None:
+        s.record(s.point(s.now(), s.best.objective if s.best else None, s.bound, s.best.found_by if s.best else None))
+    return res.x if solved else None
 
 
 def _hold(s: Search, settings: SolverSettings, x_lp: np.ndarray, log: Callable[[str], None]) -> None:

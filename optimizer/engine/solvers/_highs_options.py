@@ -48,6 +48,16 @@ CLASS_OPTIONS: dict[str, dict[str, Any]] = {
 }
 
 
+# Options for a model's LP relaxation only (the primal engine's first step), by class:
+CLASS_LP_OPTIONS: dict[str, dict[str, Any]] = {
+    # Marxan with Zones grids (session 9, load 1): the LP to optimality in the same time either way (2,500 PUs
+    # 0.92 / 0.83 s, 10,000 PUs 5.41 / 5.45 s with / without presolve), but stopped by its time limit only the
+    # LP without presolve keeps duals, whose bound the adapter then reports (10,000 PUs at 2 s: 9,658.36, the
+    # optimum 9,816.66). cao_bang_2030's LP takes 1.4 s with presolve and over 60 s without: not for every class
+    "marxan": {"presolve": "off"},
+}
+
+
 def model_class(model: CompiledModel) -> str:
     """The class whose options a model gets: the first marker family among its rows, else core."""
     families = set(model.rows["family"].unique()) if len(model.rows) else set()
@@ -55,11 +65,13 @@ def model_class(model: CompiledModel) -> str:
 
 
 def highs_options(model: CompiledModel, settings) -> dict[str, Any]:
-    """Every option HiGHS is given for this model: the run's settings, the class's measured options,
-    then the scenario's ``solver.options`` (which win)."""
+    """Every option HiGHS is given for this model: the run's settings, the class's measured options (and
+    its LP options when the model has no integer column), then the scenario's ``solver.options`` (which win)."""
+    cls = model_class(model)
+    lp = CLASS_LP_OPTIONS.get(cls, {}) if not model.integer.any() else {}
     return {"time_limit": float(settings.time_limit), "mip_rel_gap": float(settings.gap),
             "random_seed": int(settings.seed), "threads": int(settings.threads),
-            **CLASS_OPTIONS[model_class(model)], **settings.options}
+            **CLASS_OPTIONS[cls], **lp, **settings.options}
 
 
 def chosen_options(model: CompiledModel, settings) -> dict[str, Any]:

@@ -163,6 +163,10 @@ class HighsAdapter(base.Adapter):
             bound = None
         if termination == base.OPTIMAL and not model.integer.any():
             bound = objective
+        elif not model.integer.any() and info.dual_solution_status != 0 and len(h.getSolution().row_dual) == model.n_rows:
+            # an LP stopped early (its time limit): its last duals still prove a bound (CompiledModel.dual_bound);
+            # HiGHS keeps them only without presolve, which the Marxan class's LP runs without (_highs_options.py)
+            bound = model.dual_bound(np.array(h.getSolution().row_dual))
         reduced = np.array(h.getSolution().col_dual) if (termination == base.OPTIMAL and not model.integer.any()
                                                           and info.dual_solution_status == 2) else None
         return base.SolveResult(termination=termination, has_solution=has_solution, x=x, objective=objective,
