@@ -57,8 +57,11 @@ class CompiledModel:
         multiplier whose row bound is infinite is dropped (still a valid ``y``); None when a column without
         a bound would make it infinite. Both signs of ``y`` are tried (solvers differ in the convention)."""
         sign = -1.0 if self.sense == "max" else 1.0  # as a minimization of sign·c
+        y = np.asarray(y, dtype=float)
+        if len(y) != self.n_rows or not np.isfinite(y).all():
+            return None
         best = None
-        for yy in (np.asarray(y, dtype=float), -np.asarray(y, dtype=float)):
+        for yy in (y, -y):
             yy = np.where(((yy > 0) & ~np.isfinite(self.row_lo)) | ((yy < 0) & ~np.isfinite(self.row_hi)), 0.0, yy)
             rows = np.where(yy > 0, yy * np.where(yy > 0, self.row_lo, 0.0), yy * np.where(yy < 0, self.row_hi, 0.0))
             d = sign * self.c - self.A.T @ yy

@@ -163,7 +163,7 @@ class HighsAdapter(base.Adapter):
             bound = None
         if termination == base.OPTIMAL and not model.integer.any():
             bound = objective
-        elif not model.integer.any() and info.dual_solution_status != 0 and len(h.getSolution().row_dual) == model.n_rows:
+        elif not model.integer.any() and info.dual_solution_status != 0:
             # an LP stopped early (its time limit): its last duals still prove a bound (CompiledModel.dual_bound);
             # HiGHS keeps them only without presolve, which the Marxan class's LP runs without (_highs_options.py)
             bound = model.dual_bound(np.array(h.getSolution().row_dual))
