@@ -63,7 +63,7 @@ class CompiledModel:
         best = None
         for yy in (y, -y):
             yy = np.where(((yy > 0) & ~np.isfinite(self.row_lo)) | ((yy < 0) & ~np.isfinite(self.row_hi)), 0.0, yy)
-            rows = np.where(yy > 0, yy * np.where(yy > 0, self.row_lo, 0.0), yy * np.where(yy < 0, self.row_hi, 0.0))
+            rows = yy * np.where(yy > 0, self.row_lo, np.where(yy < 0, self.row_hi, 0.0))
             d = sign * self.c - self.A.T @ yy
             with np.errstate(invalid="ignore"):
                 cols = np.where(d > 0, d * self.col_lo, np.where(d < 0, d * self.col_hi, 0.0))
