@@ -135,6 +135,10 @@ def _mip(adapter: Adapter, s: Search, settings: SolverSettings, budget: Budget, 
     engine's clock, each incumbent labelled with who found it, and its plan offered like any other. On
     a large model HiGHS's presolve gets a work limit (``Budget.mip_presolve_reductions``)."""
     model, left = s.model, settings.time_limit - s.now()
+    reserve = s.polish.seconds if s.polish is not None else 0.0  # the MIP's plan is polished after it
+    if left - reserve < budget.min_mip_seconds:
+        return _result(adapter, s, settings, TIME_LIMIT, "the heuristics took the time limit; no time left for "
+                       "the MIP (primal engine)")
     log(f"MIP from {'the ' + s.best.found_by + ' plan' if s.best else 'no plan'} ({left:.1f} s left)")
     offset = s.now()
     last = {"incumbent": s.best.objective if s.best else None, "found_by": s.best.found_by if s.best else None}
@@ -152,10 +156,6 @@ def _mip(adapter: Adapter, s: Search, settings: SolverSettings, budget: Budget, 
         if s.on_progress is not None:
             s.on_progress(relabel(p))
 
-    reserve = s.polish.seconds if s.polish is not None else 0.0  # the MIP's plan is polished after it
-    if left - reserve < budget.min_mip_seconds:
-        return _result(adapter, s, settings, TIME_LIMIT, "the heuristics took the time limit; no time left for "
-                       "the MIP (primal engine)")
     guard = {"presolve_reduction_limit": budget.mip_presolve_reductions} if s.solved.n_rows > budget.large_rows else {}
     res = adapter.solve(s.solved, settings.model_copy(update={"time_limit": left - reserve,
                                                               "options": {**guard, **settings.options}}),
