@@ -158,16 +158,19 @@ class HighsAdapter(base.Adapter):
         has_solution = info.primal_solution_status == 2
         x = np.array(h.getSolution().col_value) if has_solution else None
         objective = float(info.objective_function_value) if has_solution else None
-        bound = float(info.mip_dual_bound) if model.integer.any() else objective
-        if bound is not None and not np.isfinite(bound):
-            bound = None
-        if termination == base.OPTIMAL and not model.integer.any():
+        lp = not model.integer.any()
+        if not lp:
+            bound = float(info.mip_dual_bound) if np.isfinite(info.mip_dual_bound) else None
+        elif termination == base.OPTIMAL:
             bound = objective
-        elif not model.integer.any() and info.dual_solution_status != 0:
+        elif info.dual_solution_status != 0:
             # an LP stopped early (its time limit): its last duals still prove a bound (CompiledModel.dual_bound);
-            # HiGHS keeps them only without presolve, which the Marxan class's LP runs without (_highs_options.py)
+            # HiGHS keeps them only without presolve, which the Marxan class's LP runs without (_highs_options.py).
+            # A feasible point of an unfinished LP bounds nothing, so without duals there is no bound
             bound = model.dual_bound(np.array(h.getSolution().row_dual))
-        reduced = np.array(h.getSolution().col_dual) if (termination == base.OPTIMAL and not model.integer.any()
+        else:
+            bound = None
+        reduced = np.array(h.getSolution().col_dual) if (termination == base.OPTIMAL and lp
                                                           and info.dual_solution_status == 2) else None
         return base.SolveResult(termination=termination, has_solution=has_solution, x=x, objective=objective,
                                 bound=bound, solver=self.name, solver_version=self.version(), time_s=elapsed,
